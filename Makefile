@@ -1,0 +1,47 @@
+# chainrule -- the two commands a new user types: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+EXTRAS ?= dev,notebooks
+
+.PHONY: demo test lint bench notebooks dot venv clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+# Graphviz's `dot` renders the graph drawings; install it when missing and possible.
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing graphviz (dot) with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz) >/dev/null; \
+	  else \
+	    echo "note: Graphviz 'dot' is missing; install it (e.g. 'sudo apt-get install graphviz' or 'brew install graphviz') to render drawings"; \
+	  fi; }
+
+demo: venv dot
+	$(PY) -m nn demo
+
+test: venv dot
+	CHAINRULE_FAST=1 $(PY) -m pytest -q -n 2 tests
+
+lint: venv
+	$(PY) -m ruff check autograd nn tests bench
+
+bench: venv dot
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) bench/scalar.py
+	$(PY) bench/ops.py
+	$(PY) bench/lenet.py
+
+notebooks: venv dot
+	$(PY) bench/run_notebooks.py --write
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,285 @@
+"""``Value``: one scalar on the computation graph, for learning the chain rule.
+
+Each operation below computes its result and names a small function that
+holds its local derivative; the two sit next to each other so the forward
+rule and the backward rule can be read together.  A backward function gets
+the result node ``out`` and ``g = dL/d(out)`` and returns ``dL/d(parent)`` for
+each parent, in order.
+
+Decisions for awkward input (documented here and tested):
+
+* an operand that is not a ``Value``, ``int`` or ``float`` raises ``TypeError``
+  naming the operation and the type;
+* ``log`` of a number <= 0 raises ``ValueError`` (as :func:`math.log` does);
+* division by zero raises ``ZeroDivisionError`` (Python's float rule);
+* ``exp`` that overflows returns ``inf`` (the IEEE result) instead of raising;
+* ``a ** b`` with a ``Value`` exponent needs ``a > 0`` for ``d/db = a^b ln a``:
+  a negative base raises ``ValueError``; a zero base gives ``0 ** b`` with
+  ``d/db = 0`` (the limit of ``a^b ln a`` as ``a -> 0+`` for ``b > 0``).  With a
+  plain-number exponent any base works where the real power exists.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+from .graph import _GradMode, run_backward
+
+__all__ = ["Value"]
+
+_EMPTY: tuple = ()
+
+
+def _lift(x: object, op: str) -> Value:
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, Real) and not isinstance(x, bool):
+        return Value(float(x))
+    if isinstance(x, bool):
+        return Value(float(x))
+    raise TypeError(f"Value.{op}: expected a Value, int or float operand, got {type(x).__name__} ({x!r})")
+
+
+class Value:
+    """A scalar that remembers how it was computed.
+
+    ``data`` is the number, ``grad`` is ``dL/d(this)`` after ``L.backward()``.
+    Leaves (values you create) accumulate ``grad`` over calls to ``backward``
+    until :meth:`zero_grad`; intermediate values are given the gradient of the
+    latest backward pass (overwritten, never accumulated across calls), which
+    is what :func:`autograd.draw` shows.
+    """
+
+    __slots__ = ("data", "grad", "_prev", "_backward", "_op", "label", "__weakref__")
+
+    requires_grad = True
+    _retain_grad = True  # intermediate Values show their gradient (teaching)
+
+    def __init__(self, data: float, label: str = "", _prev: tuple = _EMPTY, _op: str = "", _backward=None) -> None:
+        self.data = data if type(data) is float else float(data)
+        self.grad = 0.0
+        self._prev = _prev
+        self._op = _op
+        self._backward = _backward
+        self.label = label
+
+    # --- graph bookkeeping ------------------------------------------------
+    def _accumulate(self, g: float) -> None:
+        self.grad += g
+
+    def _release(self) -> None:
+        """Value graphs are tiny and kept, so ``backward`` may run twice."""
+
+    def zero_grad(self) -> None:
+        self.grad = 0.0
+
+    def backward(self, gradient: float = 1.0) -> None:
+        """Fill ``grad`` of every node this value depends on (``d self / d node``)."""
+        run_backward((self,), (float(gradient),), retain_graph=True)
+
+    def __repr__(self) -> str:
+        name = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{name})"
+
+    def __float__(self) -> float:
+        return self.data
+
+    # --- arithmetic ---------------------------------------------------------
+    def __add__(self, other: Value | float) -> Value:
+        """d(a+b)/da = 1, d(a+b)/db = 1"""
+        if type(other) is not Value:
+            other = _lift(other, "__add__")
+        if _GradMode.enabled:
+            return Value(self.data + other.data, "", (self, other), "+", _add_backward)
+        return Value(self.data + other.data)
+
+    def __mul__(self, other: Value | float) -> Value:
+        """d(ab)/da = b, d(ab)/db = a"""
+        if type(other) is not Value:
+            other = _lift(other, "__mul__")
+        if _GradMode.enabled:
+            return Value(self.data * other.data, "", (self, other), "*", _mul_backward)
+        return Value(self.data * other.data)
+
+    def __sub__(self, other: Value | float) -> Value:
+        """d(a-b)/da = 1, d(a-b)/db = -1"""
+        if type(other) is not Value:
+            other = _lift(other, "__sub__")
+        if _GradMode.enabled:
+            return Value(self.data - other.data, "", (self, other), "-", _sub_backward)
+        return Value(self.data - other.data)
+
+    def __truediv__(self, other: Value | float) -> Value:
+        """d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"""
+        if type(other) is not Value:
+            other = _lift(other, "__truediv__")
+        if other.data == 0.0:
+            raise ZeroDivisionError(f"Value.__truediv__: division of {self.data!r} by zero")
+        if _GradMode.enabled:
+            return Value(self.data / other.data, "", (self, other), "/", _div_backward)
+        return Value(self.data / other.data)
+
+    def __pow__(self, other: Value | float) -> Value:
+        """d(a^b)/da = b a^(b-1); d(a^b)/db = a^b ln a (Value exponents only)"""
+        a = self.data
+        if type(other) is Value:
+            if a < 0.0:
+                raise ValueError(
+                    f"Value.__pow__: a Value exponent needs a base >= 0 (d/db = a^b ln a), got base {a!r}"
+                )
+            out = a**other.data
+            if _GradMode.enabled:
+                return Value(out, "", (self, other), "**", _pow_backward)
+            return Value(out)
+        if not isinstance(other, Real):
+            raise TypeError(f"Value.__pow__: expected a Value, int or float exponent, got {type(other).__name__}")
+        try:
+            out = a**other
+        except ZeroDivisionError:
+            raise ZeroDivisionError(f"Value.__pow__: 0.0 ** {other!r} is undefined") from None
+        if isinstance(out, complex):
+            raise ValueError(f"Value.__pow__: {a!r} ** {other!r} is not a real number")
+        if _GradMode.enabled:
+            return Value(out, "", (self,), f"**{other:g}", _make_const_pow_backward(float(other)))
+        return Value(out)
+
+    def __neg__(self) -> Value:
+        """d(-a)/da = -1"""
+        if _GradMode.enabled:
+            return Value(-self.data, "", (self,), "neg", _neg_backward)
+        return Value(-self.data)
+
+    def __radd__(self, other: float) -> Value:
+        return _lift(other, "__radd__") + self
+
+    def __rmul__(self, other: float) -> Value:
+        return _lift(other, "__rmul__") * self
+
+    def __rsub__(self, other: float) -> Value:
+        return _lift(other, "__rsub__") - self
+
+    def __rtruediv__(self, other: float) -> Value:
+        return _lift(other, "__rtruediv__") / self
+
+    def __rpow__(self, other: float) -> Value:
+        return _lift(other, "__rpow__") ** self
+
+    # --- functions ----------------------------------------------------------
+    def exp(self) -> Value:
+        """d/dx e^x = e^x"""
+        try:
+            out = math.exp(self.data)
+        except OverflowError:
+            out = math.inf
+        if _GradMode.enabled:
+            return Value(out, "", (self,), "exp", _exp_backward)
+        return Value(out)
+
+    def log(self) -> Value:
+        """d/dx ln x = 1/x  (x > 0)"""
+        if self.data <= 0.0:
+            raise ValueError(f"Value.log: the natural log needs a positive input, got {self.data!r}")
+        if _GradMode.enabled:
+            return Value(math.log(self.data), "", (self,), "log", _log_backward)
+        return Value(math.log(self.data))
+
+    def tanh(self) -> Value:
+        """d/dx tanh(x) = 1 - tanh(x)^2"""
+        if _GradMode.enabled:
+            return Value(math.tanh(self.data), "", (self,), "tanh", _tanh_backward)
+        return Value(math.tanh(self.data))
+
+    def sigmoid(self) -> Value:
+        """s(x) = 1 / (1 + e^-x); d/dx s(x) = s(x) (1 - s(x))"""
+        x = self.data
+        if x >= 0.0:
+            s = 1.0 / (1.0 + math.exp(-x))
+        else:
+            e = math.exp(x)
+            s = e / (1.0 + e)
+        if _GradMode.enabled:
+            return Value(s, "", (self,), "sigmoid", _sigmoid_backward)
+        return Value(s)
+
+    def relu(self) -> Value:
+        """relu(x) = max(0, x); d/dx = 1 if x > 0 else 0 (0 at the kink, as PyTorch)"""
+        x = self.data
+        if _GradMode.enabled:
+            return Value(x if x > 0.0 else 0.0, "", (self,), "relu", _relu_backward)
+        return Value(x if x > 0.0 else 0.0)
+
+    def step(self) -> Value:
+        """Heaviside step of the perceptron: 1 if x > 0 else 0.
+
+        Its derivative is 0 everywhere it exists (and undefined at 0), so no
+        gradient flows through a step: this is why perceptrons cannot be trained
+        by gradient descent.  Backward returns 0.
+        """
+        if _GradMode.enabled:
+            return Value(1.0 if self.data > 0.0 else 0.0, "", (self,), "step", _step_backward)
+        return Value(1.0 if self.data > 0.0 else 0.0)
+
+
+# --- local derivatives: f(out, g) -> gradient for each parent ------------------
+def _add_backward(out: Value, g: float) -> tuple:
+    return g, g
+
+
+def _mul_backward(out: Value, g: float) -> tuple:
+    a, b = out._prev
+    return g * b.data, g * a.data
+
+
+def _sub_backward(out: Value, g: float) -> tuple:
+    return g, -g
+
+
+def _div_backward(out: Value, g: float) -> tuple:
+    a, b = out._prev
+    return g / b.data, -g * a.data / (b.data * b.data)
+
+
+def _pow_backward(out: Value, g: float) -> tuple:
+    a, b = out._prev
+    da = g * b.data * a.data ** (b.data - 1.0) if a.data != 0.0 or b.data >= 1.0 else 0.0
+    db = g * out.data * math.log(a.data) if a.data > 0.0 else 0.0
+    return da, db
+
+
+def _make_const_pow_backward(k: float):
+    def _const_pow_backward(out: Value, g: float) -> tuple:
+        (a,) = out._prev
+        return (g * k * a.data ** (k - 1.0) if k != 0.0 else 0.0,)
+
+    return _const_pow_backward
+
+
+def _neg_backward(out: Value, g: float) -> tuple:
+    return (-g,)
+
+
+def _exp_backward(out: Value, g: float) -> tuple:
+    return (g * out.data,)
+
+
+def _log_backward(out: Value, g: float) -> tuple:
+    return (g / out._prev[0].data,)
+
+
+def _tanh_backward(out: Value, g: float) -> tuple:
+    t = out.data
+    return (g * (1.0 - t * t),)
+
+
+def _sigmoid_backward(out: Value, g: float) -> tuple:
+    s = out.data
+    return (g * s * (1.0 - s),)
+
+
+def _relu_backward(out: Value, g: float) -> tuple:
+    return (g if out.data > 0.0 else 0.0,)
+
+
+def _step_backward(out: Value, g: float) -> tuple:
+    return (0.0,)
