@@ -1,0 +1,169 @@
+"""Tests for nn.data: Dataset, TensorDataset, DataLoader (no network, fast)."""
+
+import numpy as np
+import pytest
+
+from nn.data import DataLoader, Dataset, Subset, TensorDataset, random_split
+from nn.data import transforms as T
+
+
+def to_np(x):
+    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+
+
+class Squares(Dataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return np.full((2,), i * i, dtype=np.float32), i
+
+
+def test_dataset_is_abstract():
+    with pytest.raises(TypeError):
+        Dataset()
+
+
+def test_tensor_dataset_indexing_and_len():
+    x = np.arange(12.0).reshape(6, 2)
+    y = np.arange(6)
+    ds = TensorDataset(x, y)
+    assert len(ds) == 6
+    xi, yi = ds[4]
+    np.testing.assert_array_equal(xi, [8.0, 9.0])
+    assert yi == 4
+
+
+def test_tensor_dataset_accepts_numpy_like_objects():
+    class HasNumpy:
+        def __init__(self, a):
+            self.a = a
+
+        def numpy(self):
+            return self.a
+
+    class HasArray:
+        def __array__(self, dtype=None, copy=None):
+            return np.ones((3, 1))
+
+    ds = TensorDataset(HasNumpy(np.zeros((3, 2))), HasArray())
+    assert ds.arrays[0].shape == (3, 2) and ds.arrays[1].shape == (3, 1)
+
+
+def test_tensor_dataset_mismatched_first_dim():
+    with pytest.raises(ValueError, match="same first dimension"):
+        TensorDataset(np.zeros((5, 2)), np.zeros(4))
+
+
+def test_loader_len_and_drop_last():
+    ds = TensorDataset(np.zeros((10, 3), np.float32), np.zeros(10, np.int64))
+    assert len(DataLoader(ds, batch_size=3)) == 4
+    assert len(DataLoader(ds, batch_size=3, drop_last=True)) == 3
+    sizes = [len(to_np(x)) for x, _ in DataLoader(ds, batch_size=3)]
+    assert sizes == [3, 3, 3, 1]
+    sizes = [len(to_np(x)) for x, _ in DataLoader(ds, batch_size=3, drop_last=True)]
+    assert sizes == [3, 3, 3]
+    with pytest.raises(ValueError):
+        DataLoader(ds, batch_size=0)
+
+
+def test_loader_no_shuffle_is_in_order_and_types():
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = np.arange(10, dtype=np.int32)
+    xs, ys = zip(*DataLoader(TensorDataset(x, y), batch_size=4))
+    np.testing.assert_array_equal(np.concatenate([to_np(b) for b in xs]), x)
+    labels = np.concatenate(ys)
+    assert all(isinstance(b, np.ndarray) and b.dtype == np.int64 for b in ys)
+    np.testing.assert_array_equal(labels, y)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_shuffle_is_partition_new_each_epoch_and_reproducible(fast):
+    n = 23
+    ds = TensorDataset(np.arange(n, dtype=np.float32)[:, None], np.arange(n)) if fast else Squares(n)
+
+    def epoch_labels(loader):
+        return np.concatenate([to_np(y) for _, y in loader])
+
+    loader = DataLoader(ds, batch_size=5, shuffle=True, seed=123)
+    e1, e2 = epoch_labels(loader), epoch_labels(loader)
+    assert sorted(e1) == list(range(n)) and sorted(e2) == list(range(n))
+    assert not np.array_equal(e1, e2)
+    again = DataLoader(ds, batch_size=5, shuffle=True, seed=123)
+    np.testing.assert_array_equal(epoch_labels(again), e1)
+    np.testing.assert_array_equal(epoch_labels(again), e2)
+
+
+def test_generic_dataset_collates_by_stacking():
+    (x, y), = list(DataLoader(Squares(3), batch_size=3))
+    np.testing.assert_array_equal(to_np(x), [[0, 0], [1, 1], [4, 4]])
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(y, [0, 1, 2])
+
+
+def test_fast_path_matches_generic_path():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(17, 3)).astype(np.float32)
+    y = rng.integers(0, 5, size=17)
+    fast = list(DataLoader(TensorDataset(x, y), batch_size=4, shuffle=True, seed=7))
+
+    class Plain(Dataset):
+        def __len__(self):
+            return 17
+
+        def __getitem__(self, i):
+            return x[i], y[i]
+
+    slow = list(DataLoader(Plain(), batch_size=4, shuffle=True, seed=7))
+    for (xf, yf), (xs, ys) in zip(fast, slow):
+        np.testing.assert_array_equal(to_np(xf), to_np(xs))
+        np.testing.assert_array_equal(yf, ys)
+
+
+def test_floats_wrapped_as_tensor_when_available(monkeypatch):
+    import autograd
+
+    class FakeTensor:
+        def __init__(self, data, requires_grad=False, dtype=None):
+            self.data, self.requires_grad = np.asarray(data), requires_grad
+
+        def numpy(self):
+            return self.data
+
+    monkeypatch.setattr(autograd, "Tensor", FakeTensor, raising=False)
+    ds = TensorDataset(np.ones((4, 2), np.float32), np.arange(4))
+    x, y = next(iter(DataLoader(ds, batch_size=4)))
+    assert isinstance(x, FakeTensor) and not x.requires_grad
+    assert isinstance(y, np.ndarray) and y.dtype == np.int64
+    x, _ = next(iter(DataLoader(ds, batch_size=4, as_tensor=False)))
+    assert isinstance(x, np.ndarray)
+
+
+def test_numpy_fallback_without_tensor(monkeypatch):
+    import autograd
+
+    monkeypatch.delattr(autograd, "Tensor", raising=False)
+    x, y = next(iter(DataLoader(TensorDataset(np.ones((4, 2), np.float32), np.arange(4)), batch_size=2)))
+    assert isinstance(x, np.ndarray) and x.dtype == np.float32
+
+
+def test_transform_batch_and_per_sample():
+    imgs = np.random.default_rng(0).random((6, 1, 4, 4)).astype(np.float32)
+    ds = TensorDataset(imgs, np.arange(6))
+    x, _ = next(iter(DataLoader(ds, batch_size=6, transform=T.RandomHorizontalFlip(p=1.0), as_tensor=False)))
+    np.testing.assert_array_equal(x, imgs[..., ::-1])
+    x, _ = next(iter(DataLoader(ds, batch_size=6, transform=lambda im: im * 2, as_tensor=False)))
+    np.testing.assert_array_equal(x, imgs * 2)
+
+
+def test_subset_and_random_split():
+    ds = TensorDataset(np.arange(10, dtype=np.float32), np.arange(10))
+    a, b = random_split(ds, [7, 3], seed=0)
+    ids = np.concatenate([np.concatenate([y for _, y in DataLoader(s, batch_size=4)]) for s in (a, b)])
+    assert sorted(ids) == list(range(10))
+    assert isinstance(a, Subset) and len(a) == 7 and a[0][1] == a.indices[0]
+    with pytest.raises(ValueError):
+        random_split(ds, [5, 4])
