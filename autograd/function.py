@@ -1,0 +1,171 @@
+"""How a Tensor operation is defined: forward on arrays, backward in Tensor ops.
+
+Every differentiable Tensor operation is a subclass of :class:`Function` with
+two methods side by side::
+
+    class Exp(Function):
+        '''d/dx e^x = e^x'''
+        def forward(self, x):              # numpy arrays in, numpy array out
+            return np.exp(x)
+        def backward(self, out, g):        # Tensors in, one Tensor (or None) per input out
+            return (g * out,)
+
+``forward`` works on raw numpy arrays; ``backward`` receives the result
+Tensor ``out`` and ``g = dL/d(out)`` and is written with Tensor operations,
+so when ``backward(create_graph=True)`` records the backward pass, gradients
+of gradients come for free.  ``Function.apply`` wires the result into the
+graph core (:mod:`autograd.graph`), and :func:`_function_backward` is the one
+place that sums a broadcast gradient back to its input's shape.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .graph import _GradMode
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+__all__ = ["Function", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
+
+
+class _Anomaly:
+    enabled = False
+
+
+def is_anomaly_enabled() -> bool:
+    return _Anomaly.enabled
+
+
+class detect_anomaly:
+    """Raise at the first operation whose forward or backward makes NaN or Inf.
+
+    Usable as a context manager or a decorator.  The error names the operation
+    and the shapes of its inputs.  It costs a finiteness check per operation.
+    """
+
+    def __enter__(self) -> None:
+        self.prev = _Anomaly.enabled
+        _Anomaly.enabled = True
+
+    def __exit__(self, *exc: object) -> None:
+        _Anomaly.enabled = self.prev
+
+    def __call__(self, fn: Any) -> Any:
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with detect_anomaly():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class set_detect_anomaly(detect_anomaly):
+    def __init__(self, mode: bool) -> None:
+        self.prev = _Anomaly.enabled
+        _Anomaly.enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        return None
+
+
+def _check_finite(where: str, name: str, arrays: Any, shapes: Any) -> None:
+    for a in arrays:
+        if a is None:
+            continue
+        a = a.data if hasattr(a, "_prev") else a
+        if a.dtype.kind in "fc" and not np.isfinite(a).all():
+            raise FloatingPointError(
+                f"detect_anomaly: {where} of {name} produced NaN or Inf (input shapes {shapes})"
+            )
+
+
+class Function:
+    """Base class of Tensor operations (see the module docstring)."""
+
+    __slots__ = ("inputs", "needs_grad", "__dict__")
+
+    def forward(self, *arrays: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, out: Tensor, g: Tensor) -> tuple:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **kwargs: Any) -> Tensor:
+        """Run ``forward`` on the inputs' arrays and record the result in the graph.
+
+        All positional inputs must already be Tensors; keyword arguments are
+        passed to the constructor (``cls(**kwargs)``) as static attributes.
+        """
+        fn = cls.__new__(cls)
+        if kwargs:
+            fn.__dict__.update(kwargs)
+        data = fn.forward(*[t.data for t in inputs])
+        if _Anomaly.enabled:
+            _check_finite("forward", cls.__name__, (data,), [t.shape for t in inputs])
+        out = _new_tensor(data)
+        if _GradMode.enabled:
+            needs = tuple(t.requires_grad for t in inputs)
+            if True in needs:
+                fn.inputs = inputs
+                fn.needs_grad = needs
+                out.requires_grad = True
+                out._prev = inputs
+                out._ctx = fn
+                out._backward = _function_backward
+                out._op = cls.__name__
+        return out
+
+
+def _function_backward(out: Tensor, g: Tensor) -> tuple:
+    """Call the op's backward and fit each gradient to its input's shape and dtype."""
+    fn = out._ctx
+    if fn is None:  # pragma: no cover - released nodes are caught by _accumulate
+        raise RuntimeError(_FREED_MSG)
+    grads = fn.backward(out, g)
+    result = []
+    for x, need, gx in zip(fn.inputs, fn.needs_grad, grads):
+        if gx is None or not need:
+            result.append(None)
+            continue
+        if gx.shape != x.shape:
+            gx = _sum_to(gx, x.shape, fn)
+        if gx.dtype != x.dtype:
+            gx = gx.astype(x.dtype)
+        result.append(gx)
+    if _Anomaly.enabled:
+        _check_finite("backward", type(fn).__name__, result, [t.shape for t in fn.inputs])
+    return result
+
+
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or to use results of a graph that "
+    "was already freed). Pass retain_graph=True to the first backward() to keep it."
+)
+
+
+def _sum_to(g: Tensor, shape: tuple, fn: Function | None = None) -> Tensor:
+    """Sum a broadcast gradient back to ``shape`` (the one place this happens)."""
+    gshape = g.shape
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        raise RuntimeError(f"{type(fn).__name__}: gradient of shape {gshape} cannot fit input shape {shape}")
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    if g.shape != shape:
+        g = g.reshape(shape)
+    assert g.shape == shape, (g.shape, shape)
+    return g
+
+
+def _new_tensor(data: np.ndarray) -> Tensor:  # replaced by tensor.py at import
+    raise NotImplementedError

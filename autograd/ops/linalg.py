@@ -1,0 +1,85 @@
+"""Matrix products."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor
+from ._util import lift
+
+__all__ = ["matmul", "linear"]
+
+
+class MatMul(Function):
+    """C = A B (batched over leading axes): dL/dA = G B^T, dL/dB = A^T G"""
+
+    def forward(self, a, b):
+        return np.matmul(a, b)
+
+    def backward(self, out, g):
+        a, b = self.inputs
+        ga = g @ b.transpose(-1, -2) if self.needs_grad[0] else None
+        gb = a.transpose(-1, -2) @ g if self.needs_grad[1] else None
+        return ga, gb
+
+
+class Linear(Function):
+    """y = x W^T + b for x of shape (N, in), W (out, in), b (out,):
+    dL/dx = G W, dL/dW = G^T x, dL/db = sum_n G"""
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, out, g):
+        x, w = self.inputs[0], self.inputs[1]
+        need = self.needs_grad
+        gx = g @ w if need[0] else None
+        gw = g.T @ x if need[1] else None
+        if len(self.inputs) == 3:
+            return gx, gw, (g.sum(axis=0) if need[2] else None)
+        return gx, gw
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with numpy's rules (1-D operands are promoted, leading axes broadcast)."""
+    a = lift(a, b if isinstance(b, Tensor) else None)
+    b = lift(b, a)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} do not fit: expected the last axis of the first "
+            f"({a.shape[-1]}) to equal the {'second-to-last' if b.ndim > 1 else 'only'} axis of the second"
+        )
+    if a.ndim == 1 and b.ndim == 1:
+        return (a * b).sum()
+    if a.ndim == 1:
+        return MatMul.apply(a.reshape(1, -1), b).squeeze(-2)
+    if b.ndim == 1:
+        return MatMul.apply(a, b.reshape(-1, 1)).squeeze(-1)
+    try:
+        return MatMul.apply(a, b)
+    except ValueError:
+        raise ValueError(f"matmul: batch axes of shapes {a.shape} and {b.shape} do not broadcast") from None
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias`` as one fused node (x of shape (N, in) or (in,))."""
+    x = lift(x)
+    if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
+        if x.ndim >= 1 and weight.ndim == 2 and x.shape[-1] == weight.shape[1]:
+            y = x @ weight.T
+            return y + bias if bias is not None else y
+        raise ValueError(
+            f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}; "
+            f"expected (..., {weight.shape[1] if weight.ndim == 2 else 'in'})"
+        )
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)

@@ -1,0 +1,116 @@
+"""Reductions: sum, mean, var, max, min, logsumexp (with ``axis`` and ``keepdims``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor
+from ._util import const, lift, norm_axes
+
+__all__ = ["sum", "mean", "var", "max", "min", "logsumexp"]
+
+
+def _keep_shape(shape: tuple, axes: tuple) -> tuple:
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """d/dx_i sum(x) = 1: the gradient is broadcast back over the summed axes"""
+
+    def forward(self, a):
+        return a.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, out, g):
+        x = self.inputs[0]
+        if not self.keepdims and g.ndim:
+            g = g.reshape(_keep_shape(x.shape, self.axes))
+        return (g.broadcast_to(x.shape),)
+
+
+class Max(Function):
+    """d max(x)/dx_i = 1/k for each of the k entries equal to the max, else 0.
+
+    Ties share the gradient equally (so the sum of the gradient is preserved);
+    ``sign=-1`` turns it into ``min``.
+    """
+
+    def forward(self, a):
+        f = np.max if self.sign > 0 else np.min
+        return f(a, axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, out, g):
+        x = self.inputs[0]
+        kshape = _keep_shape(x.shape, self.axes)
+        mask = x.data == out.data.reshape(kshape)
+        w = mask / mask.sum(axis=self.axes, keepdims=True)
+        if not self.keepdims:
+            g = g.reshape(kshape)
+        return (g * const(w.astype(x.dtype)),)
+
+
+class LogSumExp(Function):
+    """lse(x) = m + ln sum e^(x - m) with m = max(x); d lse/dx = softmax(x) = e^(x - lse)"""
+
+    def forward(self, a):
+        m = np.max(a, axis=self.axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        s = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m
+        return s if self.keepdims else np.squeeze(s, axis=self.axes)
+
+    def backward(self, out, g):
+        x = self.inputs[0]
+        kshape = _keep_shape(x.shape, self.axes)
+        if not self.keepdims:
+            out = out.reshape(kshape)
+            g = g.reshape(kshape)
+        return (g * (x - out).exp(),)
+
+
+def sum(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    a = lift(a)
+    return Sum.apply(a, axes=norm_axes(axis, a.ndim, "sum"), keepdims=keepdims)
+
+
+def mean(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """sum / n over the reduced axes."""
+    a = lift(a)
+    axes = norm_axes(axis, a.ndim, "mean")
+    n = math.prod([a.shape[i] for i in axes])
+    return Sum.apply(a, axes=axes, keepdims=keepdims) * (1.0 / n if n else np.nan)
+
+
+def var(a: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """mean((x - mean(x))^2) * n / (n - ddof) (ddof=0: the biased variance, as numpy)."""
+    a = lift(a)
+    axes = norm_axes(axis, a.ndim, "var")
+    n = math.prod([a.shape[i] for i in axes])
+    d = a - mean(a, axes, keepdims=True)
+    return sum(d * d, axes, keepdims) * (1.0 / (n - ddof) if n > ddof else np.nan)
+
+
+def _extreme(a: Tensor, axis: Any, keepdims: bool, sign: int, name: str) -> Tensor:
+    a = lift(a)
+    axes = norm_axes(axis, a.ndim, name)
+    if a.size == 0:
+        raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape}")
+    return Max.apply(a, axes=axes, keepdims=keepdims, sign=sign)
+
+
+def max(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Largest entry; ties share the gradient equally."""
+    return _extreme(a, axis, keepdims, 1, "max")
+
+
+def min(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Smallest entry; ties share the gradient equally."""
+    return _extreme(a, axis, keepdims, -1, "min")
+
+
+def logsumexp(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """ln sum e^x, stable for very large or very small x."""
+    a = lift(a)
+    return LogSumExp.apply(a, axes=norm_axes(axis, a.ndim, "logsumexp"), keepdims=keepdims)

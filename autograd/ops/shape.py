@@ -1,0 +1,274 @@
+"""Operations that move entries around: reshape, permute, broadcast, index, pad, join, split."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..function import Function, _sum_to
+from ..tensor import Tensor
+from ._util import lift
+
+__all__ = [
+    "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze", "broadcast_to", "expand",
+    "getitem", "pad", "concatenate", "cat", "stack", "split",
+]
+
+
+class Reshape(Function):
+    """Same entries, new shape; the gradient is reshaped back"""
+
+    def forward(self, a):
+        return a.reshape(self.shape)
+
+    def backward(self, out, g):
+        return (g.reshape(self.inputs[0].shape),)
+
+
+class Permute(Function):
+    """Axes reordered; the gradient is permuted by the inverse order"""
+
+    def forward(self, a):
+        return a.transpose(self.axes)
+
+    def backward(self, out, g):
+        return (g.permute(tuple(np.argsort(self.axes))),)
+
+
+class BroadcastTo(Function):
+    """Entries repeated along new or size-1 axes; the gradient sums the copies"""
+
+    def forward(self, a):
+        return np.broadcast_to(a, self.shape)
+
+    def backward(self, out, g):
+        return (_sum_to(g, self.inputs[0].shape, self),)
+
+
+class GetItem(Function):
+    """y = x[index]; the gradient is scattered back (repeated indices accumulate)"""
+
+    def forward(self, a):
+        return a[self.index]
+
+    def backward(self, out, g):
+        return (IndexAdd.apply(g, index=self.index, shape=self.inputs[0].shape, basic=self.basic),)
+
+
+class IndexAdd(Function):
+    """z = zeros(shape); z[index] += g; its gradient is g = dz[index]"""
+
+    def forward(self, g):
+        z = np.zeros(self.shape, dtype=g.dtype)
+        if self.basic:
+            z[self.index] = g
+        else:
+            np.add.at(z, self.index, g)
+        return z
+
+    def backward(self, out, g):
+        return (GetItem.apply(g, index=self.index, basic=self.basic),)
+
+
+class Pad(Function):
+    """Constant padding; the gradient is the un-padded centre"""
+
+    def forward(self, a):
+        return np.pad(a, self.pad_width, constant_values=self.value)
+
+    def backward(self, out, g):
+        index = tuple(slice(lo, lo + n) for (lo, _), n in zip(self.pad_width, self.inputs[0].shape))
+        return (GetItem.apply(g, index=index, basic=True),)
+
+
+class Concatenate(Function):
+    """Join along ``axis``; each input's gradient is its slice of g"""
+
+    def forward(self, *arrays):
+        return np.concatenate(arrays, axis=self.axis)
+
+    def backward(self, out, g):
+        grads, start = [], 0
+        pre = (slice(None),) * self.axis
+        for x, need in zip(self.inputs, self.needs_grad):
+            stop = start + x.shape[self.axis]
+            grads.append(GetItem.apply(g, index=pre + (slice(start, stop),), basic=True) if need else None)
+            start = stop
+        return grads
+
+
+def reshape(a: Tensor, shape: Sequence[int]) -> Tensor:
+    """Same entries in a new shape (one entry may be -1)."""
+    a = lift(a)
+    shape = tuple(int(s) for s in shape)
+    if shape == a.shape:
+        return a
+    if -1 not in shape and math.prod(shape) == a.size and min(shape, default=0) >= 0:
+        return Reshape.apply(a, shape=shape)
+    known = math.prod([s for s in shape if s != -1])
+    unknown = shape.count(-1)
+    ok = unknown <= 1 and all(s >= -1 for s in shape)
+    if ok and unknown == 1:
+        ok = known != 0 and a.size % known == 0
+        shape = tuple(a.size // known if s == -1 else s for s in shape) if ok else shape
+    if not ok or math.prod(shape) != a.size:
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into shape {shape}"
+        )
+    new_shape = shape
+    if new_shape == a.shape:
+        return a
+    return Reshape.apply(a, shape=new_shape)
+
+
+def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes start_dim..end_dim into one."""
+    a = lift(a)
+    nd = a.ndim
+    if nd == 0:
+        return reshape(a, (1,))
+    s, e = start_dim % nd, end_dim % nd
+    shape = a.shape[:s] + (math.prod(a.shape[s : e + 1]),) + a.shape[e + 1 :]
+    return reshape(a, shape)
+
+
+def permute(a: Tensor, axes: Sequence[int]) -> Tensor:
+    """Reorder the axes (``numpy.transpose`` with explicit axes)."""
+    a = lift(a)
+    axes = tuple(int(x) % max(a.ndim, 1) for x in axes)
+    if sorted(axes) != list(range(a.ndim)):
+        raise ValueError(f"permute: {axes} is not a permutation of the {a.ndim} axes of shape {a.shape}")
+    if axes == tuple(range(a.ndim)):
+        return a
+    return Permute.apply(a, axes=axes)
+
+
+def transpose(a: Tensor, *axes: Any) -> Tensor:
+    """``transpose(a)`` reverses the axes; ``transpose(a, d0, d1)`` swaps two (as PyTorch)."""
+    a = lift(a)
+    if len(axes) == 1 and isinstance(axes[0], tuple | list):
+        return permute(a, axes[0])
+    if not axes:
+        return permute(a, tuple(range(a.ndim))[::-1])
+    if len(axes) == 2:
+        order = list(range(a.ndim))
+        d0, d1 = axes[0] % a.ndim, axes[1] % a.ndim
+        order[d0], order[d1] = order[d1], order[d0]
+        return permute(a, order)
+    return permute(a, axes)
+
+
+def squeeze(a: Tensor, axis: Any = None) -> Tensor:
+    """Drop size-1 axes (all of them, or those in ``axis``)."""
+    a = lift(a)
+    if axis is None:
+        shape = tuple(n for n in a.shape if n != 1)
+    else:
+        axes = {x % a.ndim for x in ((axis,) if isinstance(axis, int) else axis)}
+        for x in axes:
+            if a.shape[x] != 1:
+                raise ValueError(f"squeeze: axis {x} of shape {a.shape} has size {a.shape[x]}, expected 1")
+        shape = tuple(n for i, n in enumerate(a.shape) if i not in axes)
+    return reshape(a, shape)
+
+
+def unsqueeze(a: Tensor, axis: int) -> Tensor:
+    """Insert a size-1 axis at ``axis``."""
+    a = lift(a)
+    axis = axis % (a.ndim + 1)
+    return reshape(a, a.shape[:axis] + (1,) + a.shape[axis:])
+
+
+def broadcast_to(a: Tensor, shape: Sequence[int]) -> Tensor:
+    """Repeat entries to ``shape`` by numpy's broadcasting rules (a view, no copy)."""
+    a = lift(a)
+    shape = tuple(shape)
+    if shape == a.shape:
+        return a
+    try:
+        return BroadcastTo.apply(a, shape=shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {a.shape} to {shape}") from None
+
+
+expand = broadcast_to
+
+
+def _norm_index(index: Any) -> tuple[Any, bool]:
+    """Replace Tensors by arrays; report whether the index is basic (slices/ints only)."""
+    items = index if isinstance(index, tuple) else (index,)
+    out, basic = [], True
+    for it in items:
+        if isinstance(it, Tensor):
+            it = it.data
+        if isinstance(it, list):
+            it = np.asarray(it)
+        if isinstance(it, np.ndarray):
+            basic = False
+        out.append(it)
+    return (tuple(out) if isinstance(index, tuple) else out[0]), basic
+
+
+def getitem(a: Tensor, index: Any) -> Tensor:
+    """``a[index]``: slices, integers, integer arrays and boolean masks."""
+    index, basic = _norm_index(index)
+    try:
+        return GetItem.apply(a, index=index, basic=basic)
+    except IndexError as e:
+        raise IndexError(f"getitem: index {index!r} does not fit shape {a.shape}: {e}") from None
+
+
+def pad(a: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
+    """Constant padding; ``pad_width`` as in ``numpy.pad`` (an int, a pair or one pair per axis)."""
+    a = lift(a)
+    pw = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2))
+    return Pad.apply(a, pad_width=tuple((int(lo), int(hi)) for lo, hi in pw), value=value)
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    ts = [lift(t) for t in tensors]
+    if not ts:
+        raise ValueError("concatenate: need at least one tensor")
+    nd = ts[0].ndim
+    axis = axis % max(nd, 1)
+    for t in ts:
+        if t.ndim != nd or t.shape[:axis] + t.shape[axis + 1 :] != ts[0].shape[:axis] + ts[0].shape[axis + 1 :]:
+            raise ValueError(
+                f"concatenate: shapes {[t.shape for t in ts]} differ outside axis {axis}; "
+                "expected equal sizes in every other axis"
+            )
+    return Concatenate.apply(*ts, axis=axis)
+
+
+cat = concatenate
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new axis."""
+    ts = [lift(t) for t in tensors]
+    if not ts:
+        raise ValueError("stack: need at least one tensor")
+    if any(t.shape != ts[0].shape for t in ts):
+        raise ValueError(f"stack: expected tensors of equal shape, got {[t.shape for t in ts]}")
+    return concatenate([unsqueeze(t, axis) for t in ts], axis=axis % (ts[0].ndim + 1))
+
+
+def split(a: Tensor, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """Cut into pieces along ``axis`` (``numpy.split`` semantics: a count, or cut points)."""
+    a = lift(a)
+    axis = axis % a.ndim
+    n = a.shape[axis]
+    if isinstance(indices_or_sections, int):
+        if n % indices_or_sections:
+            raise ValueError(f"split: axis {axis} of size {n} does not divide into {indices_or_sections} pieces")
+        step = n // indices_or_sections
+        cuts = list(range(step, n, step))
+    else:
+        cuts = list(indices_or_sections)
+    bounds = [0, *cuts, n]
+    pre = (slice(None),) * axis
+    return [a[pre + (slice(lo, hi),)] for lo, hi in zip(bounds[:-1], bounds[1:])]

@@ -1,0 +1,510 @@
+"""``Tensor``: a numpy array that records the operations applied to it.
+
+A Tensor lives on the same graph core as :class:`~autograd.Value`
+(:mod:`autograd.graph`): one topological sort, one backward loop.  Its
+operations are :class:`~autograd.function.Function` subclasses in
+:mod:`autograd.ops`; the methods here only forward to them.
+
+dtype rules: data that is not already float64 becomes float32 unless
+``dtype`` says otherwise (as in PyTorch); operations then follow numpy's
+promotion rules, with Python numbers taking the Tensor's dtype.  Only
+floating-point Tensors may require gradients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import function as _function
+from .function import _FREED_MSG
+from .graph import _GradMode, run_backward, set_grad_enabled
+
+__all__ = [
+    "Tensor",
+    "tensor",
+    "zeros",
+    "ones",
+    "full",
+    "arange",
+    "eye",
+    "rand",
+    "randn",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "rand_like",
+    "randn_like",
+    "manual_seed",
+    "get_rng",
+]
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind ``rand``, ``randn``, dropout and ``nn.init``."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def get_rng() -> np.random.Generator:
+    """The library's random generator (reseeded by :func:`manual_seed`)."""
+    return _rng
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    arr = np.asarray(data)
+    if arr.dtype == np.float64 and isinstance(data, np.ndarray | np.generic):
+        return arr  # float64 arrays are kept
+    if arr.dtype != np.float32:
+        arr = arr.astype(np.float32)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array on the computation graph.
+
+    ``Tensor(data, requires_grad=False, dtype=None)``.  After ``loss.backward()``
+    every leaf with ``requires_grad`` holds ``dloss/dleaf`` in ``grad`` (a
+    Tensor), accumulated across calls until ``zero_grad``/``grad = None``.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_ctx", "_op", "label", "_gacc",
+                 "_retain_grad", "__weakref__")
+
+    __array_priority__ = 1000  # numpy defers to our reflected operators
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        arr = _to_array(data, dtype)
+        self.data = arr
+        self.grad = None
+        self.requires_grad = False
+        self._prev = ()
+        self._backward = None
+        self._ctx = None
+        self._op = ""
+        self.label = ""
+        self._gacc = None
+        self._retain_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray) -> Tensor:
+        """A constant Tensor around an existing array (no copy, no dtype change)."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = False
+        t._prev = ()
+        t._backward = None
+        t._ctx = None
+        t._op = ""
+        t.label = ""
+        t._gacc = None
+        t._retain_grad = False
+        return t
+
+    # --- graph protocol ---------------------------------------------------
+    def _accumulate(self, g: Tensor) -> None:
+        if self._backward is not None:  # a non-leaf whose graph was released
+            raise RuntimeError(_FREED_MSG)
+        self.grad = g if self.grad is None else self.grad + g
+
+    def _release(self) -> None:
+        self._ctx = None
+        self._prev = ()
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._backward is None
+
+    @property
+    def grad_fn(self) -> Any:
+        return self._ctx
+
+    def retain_grad(self) -> None:
+        """Keep ``grad`` on this non-leaf Tensor after backward (as in PyTorch)."""
+        self._retain_grad = True
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"requires_grad_: only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        if not requires_grad and self._backward is not None:
+            raise RuntimeError("requires_grad_: cannot turn off gradients of a non-leaf tensor; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (shares memory)."""
+        return Tensor._wrap(self.data)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Accumulate ``d self / d leaf`` (times ``gradient``) into every leaf's ``grad``.
+
+        A non-scalar Tensor needs ``gradient`` (the vector of the
+        vector-Jacobian product).  The graph is released afterwards unless
+        ``retain_graph`` (implied by ``create_graph``); ``create_graph`` records
+        the backward pass so the gradients can be differentiated again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no graph "
+                "(was it computed under no_grad, or from inputs without requires_grad=True?)"
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs, got shape {self.shape}; "
+                    "pass gradient= of the same shape"
+                )
+            gradient = Tensor._wrap(np.ones(self.data.shape, self.data.dtype))
+        else:
+            gradient = gradient if isinstance(gradient, Tensor) else Tensor._wrap(np.asarray(gradient, self.dtype))
+            if gradient.shape != self.shape:
+                raise ValueError(f"backward: gradient has shape {gradient.shape}, expected {self.shape}")
+        with set_grad_enabled(create_graph):
+            run_backward((self,), (gradient,), retain_graph=retain_graph or create_graph)
+
+    # --- array attributes -------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"The truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=100, prefix="tensor(")
+        extra = ""
+        if self.data.dtype != np.float32:
+            extra += f", dtype={self.data.dtype}"
+        if self._op:
+            extra += f", grad_fn=<{self._op}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    __hash__ = object.__hash__
+
+    def astype(self, dtype: Any) -> Tensor:
+        return _ops.astype(self, dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    # --- arithmetic (numpy broadcasting) ----------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.div(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ops.pow(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(other, self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)
+
+    # comparisons: plain boolean Tensors, no gradient
+    def __lt__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data < _raw(other))
+
+    def __le__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data <= _raw(other))
+
+    def __gt__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data > _raw(other))
+
+    def __ge__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data >= _raw(other))
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(self.data == _raw(other))
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(self.data != _raw(other))
+
+    # --- methods forwarding to autograd.ops -------------------------------
+    def exp(self) -> Tensor:
+        return _ops.exp(self)
+
+    def log(self) -> Tensor:
+        return _ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return _ops.abs(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return _ops.relu(self)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        return _ops.clip(self, min, max)
+
+    clamp = clip
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ops.minimum(self, other)
+
+    def matmul(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.mean(self, axis, keepdims)
+
+    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        return _ops.var(self, axis, keepdims, ddof)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.max(self, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.min(self, axis, keepdims)
+
+    def argmax(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return Tensor._wrap(np.argmax(self.data, axis=axis, keepdims=keepdims))
+
+    def argmin(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=keepdims))
+
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return _ops.transpose(self, *axes)
+
+    def permute(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], tuple | list):
+            axes = tuple(axes[0])
+        return _ops.permute(self, axes)
+
+    @property
+    def T(self) -> Tensor:
+        return _ops.permute(self, tuple(range(self.ndim))[::-1])
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        return _ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return _ops.unsqueeze(self, axis)
+
+    def expand(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        return _ops.broadcast_to(self, shape)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return _ops.broadcast_to(self, tuple(shape))
+
+    def pad(self, pad_width: Any, value: float = 0.0) -> Tensor:
+        return _ops.pad(self, pad_width, value)
+
+    def split(self, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+        return _ops.split(self, indices_or_sections, axis)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _ops.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _ops.log_softmax(self, axis)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.logsumexp(self, axis, keepdims)
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+_function._new_tensor = Tensor._wrap
+
+
+# --- construction -------------------------------------------------------------
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A new Tensor (float32 unless the data is float64 or ``dtype`` is given)."""
+    return Tensor(np.array(data.data if isinstance(data, Tensor) else data, copy=True), requires_grad, dtype)
+
+
+def _shape(shape: tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def zeros(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros(_shape(shape), dtype=dtype), requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(_shape(shape), dtype=dtype), requires_grad)
+
+
+def full(shape: Any, fill_value: float, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.full(tuple(np.atleast_1d(shape)) if np.ndim(shape) else (shape,), fill_value, dtype=dtype),
+                  requires_grad)
+
+
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Like numpy.arange; integer arguments give int64 unless ``dtype`` says otherwise."""
+    arr = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if dtype is None and arr.dtype.kind == "f":
+        dtype = np.float32
+    return Tensor(arr, requires_grad, dtype=dtype if dtype is not None else arr.dtype)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.eye(n, m, dtype=dtype), requires_grad)
+
+
+def rand(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """Uniform on [0, 1), from the seedable generator (see :func:`manual_seed`)."""
+    return Tensor(_rng.random(_shape(shape)).astype(dtype), requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> Tensor:
+    """Standard normal, from the seedable generator (see :func:`manual_seed`)."""
+    return Tensor(_rng.standard_normal(_shape(shape)).astype(dtype), requires_grad)
+
+
+def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros_like(_raw(t)), requires_grad)
+
+
+def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones_like(_raw(t)), requires_grad)
+
+
+def full_like(t: Tensor, fill_value: float, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.full_like(_raw(t), fill_value), requires_grad)
+
+
+def rand_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    a = _raw(t)
+    return Tensor(_rng.random(a.shape).astype(a.dtype), requires_grad)
+
+
+def randn_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    a = _raw(t)
+    return Tensor(_rng.standard_normal(a.shape).astype(a.dtype), requires_grad)
+
+
+from . import ops as _ops  # noqa: E402  (ops import Tensor from this module)
+
+_ = _GradMode  # re-exported for ops modules
