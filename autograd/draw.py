@@ -61,11 +61,11 @@ def _esc_plain(text: str) -> graphviz.quoting.NoHtml:
 
 def _array(x: Any) -> np.ndarray | None:
     """The numpy array behind ``x`` (a Tensor's ``data``, an array), else None."""
-    if isinstance(x, np.ndarray):
-        return x
+    if isinstance(x, (np.ndarray, np.generic)):
+        return np.asarray(x)
     inner = getattr(x, "data", None)
-    if isinstance(inner, np.ndarray):
-        return inner
+    if isinstance(inner, (np.ndarray, np.generic)):
+        return np.asarray(inner)
     return None
 
 
@@ -106,6 +106,8 @@ def _value_fields(node: Any) -> list[str]:
     else:
         fields.append(f"data {_fmt_scalar(data)}")
         fields.append("grad None" if grad is None else f"grad {_fmt_scalar(grad)}")
+    if not node._prev and getattr(node, "_backward", None) is not None:
+        fields.append("parents released by backward (use retain_graph=True)")
     return fields
 
 
@@ -195,7 +197,8 @@ def draw(
     * ``rankdir``: Graphviz layout direction; ``format``: output format used by
       ``render`` and Jupyter (``"svg"`` shows inline).
 
-    Node ids are ``v0, v1, ...`` in parents-first order (op of ``vK`` is
+    A Tensor's ``backward()`` frees the graph: draw before it, or call
+    ``backward(retain_graph=True)``.  Node ids are ``v0, v1, ...`` in parents-first order (op of ``vK`` is
     ``opK``), so the DOT text is the same for the same graph.
     """
     if rankdir not in _RANKDIRS:
