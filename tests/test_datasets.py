@@ -245,3 +245,22 @@ def test_toy_moons_spirals_regression():
     assert xr.shape == (500, 2) and yr.shape == (500, 1)
     sol, *_ = np.linalg.lstsq(np.c_[xr, np.ones(500)], yr[:, 0], rcond=None)
     np.testing.assert_allclose(sol, [2.0, -3.4, 4.2], atol=0.01)
+
+
+def test_sample_with_augmentation_pipeline_and_loader():
+    from nn.data import transforms as T
+
+    aug = T.Compose([T.RandomRotation(10, seed=0), T.ToTensor(), T.Pad(2), T.Normalize(MNIST.mean, MNIST.std)])
+    ds = mnist_sample(train=False, transform=aug)
+    x, y = ds[0]
+    assert x.shape == (1, 32, 32) and x.dtype == np.float32 and isinstance(y, int)
+    loader = DataLoader(ds, batch_size=256, shuffle=True, seed=0)
+    n = 0
+    for xb, yb in loader:
+        xb = xb.numpy() if hasattr(xb, "numpy") else np.asarray(xb)
+        assert xb.shape[1:] == (1, 32, 32) and yb.dtype == np.int64
+        n += len(yb)
+    assert n == 1000 and len(loader) == 4
+    fast = DataLoader(mnist_sample().tensor_dataset(pad=2), batch_size=500, shuffle=True, seed=1,
+                      transform=T.RandomAffine(10, translate=(0.1, 0.1), scale=(0.9, 1.1), seed=2))
+    assert sum(len(yb) for _, yb in fast) == 3000

@@ -160,3 +160,25 @@ def test_rotation_reproducible_with_seed_or_generator():
     np.testing.assert_array_equal(T.RandomRotation(30, seed=g1)(img), T.RandomRotation(30, seed=g2)(img))
     r = T.RandomRotation(30, seed=0)
     assert not np.array_equal(r(img), r(img))
+
+
+@pytest.mark.torch
+def test_bilinear_matches_torch_grid_sample():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 2, 15, 15)).astype(np.float32)
+    angles = np.array([7.0, -33.0, 90.0, 151.0])
+    scales = np.array([1.0, 1.3, 0.8, 1.1])
+    shifts = rng.uniform(-2, 2, size=(4, 2))
+    ours = T.affine_batch(x, angles, shifts, scales)
+    # align_corners=True: normalised coords [-1, 1] <-> pixel centres, so src = A p + b maps to theta directly
+    a = np.deg2rad(angles)
+    cos, sin = np.cos(a) / scales, np.sin(a) / scales
+    half = (15 - 1) / 2
+    bx = -(cos * shifts[:, 0] - sin * shifts[:, 1]) / half
+    by = -(sin * shifts[:, 0] + cos * shifts[:, 1]) / half
+    theta = torch.tensor(np.stack([np.stack([cos, -sin, bx], 1), np.stack([sin, cos, by], 1)], 1), dtype=torch.float32)
+    grid = torch.nn.functional.affine_grid(theta, (4, 2, 15, 15), align_corners=True)
+    ref = torch.nn.functional.grid_sample(torch.from_numpy(x), grid, mode="bilinear", padding_mode="zeros",
+                                          align_corners=True)
+    np.testing.assert_allclose(ours, ref.numpy(), atol=1e-4)

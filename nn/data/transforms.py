@@ -125,30 +125,37 @@ def affine_batch(x: np.ndarray, angles: np.ndarray | float = 0.0, translations: 
     return _bilinear(x, src_x, src_y, fill)
 
 
-def _bilinear(x: np.ndarray, src_x: np.ndarray, src_y: np.ndarray, fill: float) -> np.ndarray:
+def _bilinear(x: np.ndarray, src_x: np.ndarray, src_y: np.ndarray, fill: float, chunk: int = 256) -> np.ndarray:
     """Sample ``x`` (N x C x H x W) at float pixel coordinates ``src_x, src_y`` (N x H' x W'), ``fill`` outside:
     ``out = (1-fy)((1-fx) x[y0,x0] + fx x[y0,x1]) + fy((1-fx) x[y1,x0] + fx x[y1,x1])``."""
+    if len(x) > chunk:  # cache-sized pieces are much faster than one huge gather
+        return np.concatenate([_bilinear(x[i:i + chunk], src_x[i:i + chunk], src_y[i:i + chunk], fill, chunk)
+                               for i in range(0, len(x), chunk)])
     n, c, h, w = x.shape
     work = np.float64 if x.dtype == np.float64 else np.float32
-    # a one-pixel border of `fill` makes out-of-range corners read `fill` with no masking
-    xp = np.pad(x.astype(work, copy=False), ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=fill)
-    hp, wp = h + 2, w + 2
+    # a border of `fill` (1 pixel before, 2 after) makes every corner read in range and `fill` outside the image
+    xp = np.pad(x.astype(work, copy=False), ((0, 0), (0, 0), (1, 2), (1, 2)), constant_values=fill)
+    hp, wp = h + 3, w + 3
     table = np.ascontiguousarray(xp.transpose(0, 2, 3, 1)).reshape(n * hp * wp, c)  # one row per pixel
-    sx = np.clip(src_x.astype(work, copy=False), -1.0, float(w)) + 1.0
-    sy = np.clip(src_y.astype(work, copy=False), -1.0, float(h)) + 1.0
+    if c == 1:
+        table = table[:, 0]
+    sx = np.clip(src_x.astype(work), -1.0, float(w)).reshape(-1)
+    sy = np.clip(src_y.astype(work), -1.0, float(h)).reshape(-1)
+    sx += 1.0
+    sy += 1.0
     x0f, y0f = np.floor(sx), np.floor(sy)
-    fx = (sx - x0f).reshape(-1, 1)
-    fy = (sy - y0f).reshape(-1, 1)
-    x0 = x0f.astype(np.int64)
-    y0 = y0f.astype(np.int64)
-    dx = (x0 < wp - 1).astype(np.int64)  # x1 = x0 + 1 unless at the last (fill) column
-    dy = (y0 < hp - 1).astype(np.int64) * wp
-    base = (np.arange(n, dtype=np.int64) * (hp * wp))[:, None, None] + y0 * wp + x0
-    base = base.reshape(-1)
-    dx, dy = dx.reshape(-1), dy.reshape(-1)
-    top = table[base] * (1 - fx) + table[base + dx] * fx
-    bot = table[base + dy] * (1 - fx) + table[base + dy + dx] * fx
-    out = top * (1 - fy) + bot * fy  # (N * H' * W') x C
+    fx, fy = sx - x0f, sy - y0f
+    base = (np.arange(n, dtype=np.intp) * (hp * wp)).repeat(sx.size // n)
+    base += y0f.astype(np.intp) * wp
+    base += x0f.astype(np.intp)
+    if c > 1:
+        fx, fy = fx[:, None], fy[:, None]
+    top = table[base]
+    top += (table[base + 1] - top) * fx
+    base += wp
+    bot = table[base]
+    bot += (table[base + 1] - bot) * fx
+    out = top + (bot - top) * fy  # (N * H' * W') x C
     return np.ascontiguousarray(out.reshape(n, *src_x.shape[1:], c).transpose(0, 3, 1, 2))
 
 
