@@ -121,27 +121,74 @@ class enable_grad(_ModeContext):
 def toposort(root: Any) -> list:
     """Nodes reachable from ``root`` through ``_prev``, parents before children.
 
-    Iterative depth-first post-order with an explicit stack; parents are
-    visited in the order stored in ``_prev`` so the result is deterministic.
-    Nodes whose ``requires_grad`` is false (constants of the Tensor engine)
-    are not entered.
+    Iterative depth-first post-order with an explicit stack of nodes (no
+    recursion, no per-node allocation): the node on top of the stack looks
+    through its parents for the first one not yet seen and pushes it; when
+    none is left the node is finished and appended.  Parents are visited in
+    the order stored in ``_prev``, so the result is deterministic.  Nodes go
+    into a set directly (identity hash).  Parents whose ``requires_grad`` is
+    false (constants of the Tensor engine) are not entered.
+    """
+    if getattr(type(root), "_parent_slots", False):
+        return _toposort_slots(root)
+    order: list = []
+    emit = order.append
+    seen = {root}
+    mark = seen.add
+    stack = [root]
+    parents = [root._prev]  # each stacked node's parents, read once
+    while stack:
+        for p in parents[-1]:
+            if p not in seen:
+                mark(p)
+                if p.requires_grad:
+                    stack.append(p)
+                    parents.append(p._prev)
+                    break
+        else:
+            parents.pop()
+            emit(stack.pop())
+    return order
+
+
+def _toposort_slots(root: Any) -> list:
+    """:func:`toposort` for nodes that keep at most two parents in slots ``_a``, ``_b``.
+
+    Same order as the general version; reading two slots instead of building
+    a ``_prev`` tuple is what makes the scalar engine fast.
     """
     order: list = []
-    seen = {id(root)}
-    # Each stack entry is (node, iterator over its parents).
-    stack = [(root, iter(root._prev))]
+    emit = order.append
+    seen = {root}
+    mark = seen.add
+    stack = [root]
     push = stack.append
+    pop = stack.pop
     while stack:
-        node, parents = stack[-1]
-        for p in parents:
-            if id(p) not in seen and p.requires_grad:
-                seen.add(id(p))
-                push((p, iter(p._prev)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+        node = stack[-1]
+        p = node._a
+        if p is not None and p not in seen:
+            mark(p)
+            push(p)
+            continue
+        p = node._b
+        if p is not None and p not in seen:
+            mark(p)
+            push(p)
+            continue
+        pop()
+        emit(node)
     return order
+
+
+class _Root:
+    """A virtual node whose parents are the roots of a backward pass."""
+
+    __slots__ = ("_prev",)
+    requires_grad = True
+
+    def __init__(self, roots: tuple) -> None:
+        self._prev = roots
 
 
 def run_backward(
@@ -154,49 +201,125 @@ def run_backward(
 ) -> dict[int, Any]:
     """Apply the chain rule from ``roots`` (seeded with ``grads``) to the leaves.
 
+    One reverse walk over :func:`toposort`'s order.  The gradient waiting to
+    be passed on by a node is summed in the node's ``_gacc`` slot (``None``
+    when nothing has arrived; reset to ``None`` as the node is processed, and
+    on error), so fan-in sums without any dictionary.
+
     With ``accumulate`` the gradient reaching each leaf is added to its
-    ``grad``; nodes whose class (or instance) sets ``_retain_grad`` also keep the
-    gradient they received in ``grad``.  With ``inputs`` the gradients reaching
-    those nodes are returned in a dict keyed by ``id`` (used by
-    :func:`autograd.grad`).  Unless ``retain_graph`` the saved state of every
+    ``grad`` (``_accumulate``); nodes whose class (or instance) sets
+    ``_retain_grad`` also keep the gradient they received in ``grad``
+    (overwritten, never accumulated across calls).  With ``inputs`` the
+    gradients reaching those nodes are returned in a dict keyed by ``id``
+    (used by :func:`autograd.grad`); ``accumulate=False`` leaves every
+    ``grad`` untouched.  Unless ``retain_graph`` the saved state of every
     visited operation is released (``_release``) once it has been used.
     """
-    # One sort over all roots: a virtual root whose parents are the real ones.
-    class _Root:
-        __slots__ = ()
-        requires_grad = True
-        _prev = tuple(roots)
-
-    order = toposort(_Root())
-    order.pop()  # the virtual root itself
+    roots = tuple(roots)
+    if (
+        len(roots) == 1
+        and inputs is None
+        and retain_graph
+        and grads[0] is not None
+        and getattr(type(roots[0]), "_parent_slots", False)
+    ):
+        roots[0]._gacc = grads[0]
+        _backward_slots(roots[0], accumulate)
+        return {}
+    if len(roots) == 1:
+        order = toposort(roots[0])
+    else:
+        order = toposort(_Root(roots))
+        order.pop()  # the virtual root itself
     want = {id(x) for x in inputs} if inputs is not None else None
-    pending: dict[int, Any] = {}
-    for r, g in zip(roots, grads):
-        k = id(r)
-        pending[k] = g if k not in pending else pending[k] + g
     found: dict[int, Any] = {}
-    pop = pending.pop
-    for node in reversed(order):
-        g = pop(id(node), None)
+    for r, g in zip(roots, grads):
         if g is None:
             continue
-        if want is not None and id(node) in want:
-            found[id(node)] = g
-        parents = node._prev
-        if parents:
-            if node._retain_grad and accumulate:
-                node.grad = g
-            pgrads = node._backward(node, g)
-            for p, pg in zip(parents, pgrads):
-                if pg is None or not p.requires_grad:
-                    continue
-                k = id(p)
-                if k in pending:
-                    pending[k] = pending[k] + pg
-                else:
-                    pending[k] = pg
-            if not retain_graph:
-                node._release()
-        elif accumulate:
-            node._accumulate(g)
+        a = r._gacc
+        r._gacc = g if a is None else a + g
+    try:
+        for node in reversed(order):
+            g = node._gacc
+            if g is None:
+                continue
+            node._gacc = None
+            if want is not None and id(node) in want:
+                found[id(node)] = g
+            parents = node._prev
+            if parents:
+                if accumulate and node._retain_grad:
+                    node.grad = g
+                pgrads = node._backward(node, g)
+                i = 0
+                for p in parents:
+                    q = pgrads[i]
+                    i += 1
+                    if q is not None and p.requires_grad:
+                        a = p._gacc
+                        p._gacc = q if a is None else a + q
+                if not retain_graph:
+                    node._release()
+            elif accumulate:
+                node._accumulate(g)
+    except BaseException:
+        for node in order:  # leave no pending gradient behind
+            node._gacc = None
+        raise
     return found
+
+
+def _backward_slots(root: Any, accumulate: bool) -> None:
+    """The whole of :func:`run_backward` for one root whose nodes keep parents in ``_a``/``_b``.
+
+    The scalar engine's hot path (same rule, same order, fewer Python steps):
+
+    1. depth-first post-order as in :func:`toposort`, but a node is marked as
+       seen by setting its pending gradient ``_gacc`` to ``0.0`` instead of
+       entering a set (the root already holds its seed);
+    2. the reverse walk then adds every parent's share with a plain ``+=``
+       (``_backward`` of such nodes returns numbers, never ``None``) and
+       resets ``_gacc`` to ``None``.
+    """
+    order: list = []
+    emit = order.append
+    stack = [root]
+    push = stack.append
+    pop = stack.pop
+    try:
+        while stack:
+            node = stack[-1]
+            p = node._a
+            if p is not None and p._gacc is None:
+                p._gacc = 0.0
+                push(p)
+                continue
+            p = node._b
+            if p is not None and p._gacc is None:
+                p._gacc = 0.0
+                push(p)
+                continue
+            pop()
+            emit(node)
+        retain = accumulate and root._retain_grad
+        for node in reversed(order):
+            g = node._gacc
+            node._gacc = None
+            a = node._a
+            if a is None:
+                if accumulate:
+                    node._accumulate(g)
+                continue
+            if retain:
+                node.grad = g
+            pg = node._backward(node, g)
+            a._gacc += pg[0]
+            b = node._b
+            if b is not None:
+                b._gacc += pg[1]
+    except BaseException:
+        for node in order:  # leave no pending gradient behind
+            node._gacc = None
+        for node in stack:
+            node._gacc = None
+        raise

@@ -35,9 +35,9 @@ def _lift(x: object, op: str) -> Value:
     if isinstance(x, Value):
         return x
     if isinstance(x, Real) and not isinstance(x, bool):
-        return Value(float(x))
+        return _leaf(float(x))
     if isinstance(x, bool):
-        return Value(float(x))
+        return _leaf(float(x))
     raise TypeError(f"Value.{op}: expected a Value, int or float operand, got {type(x).__name__} ({x!r})")
 
 
@@ -51,20 +51,38 @@ class Value:
     is what :func:`autograd.draw` shows.
     """
 
-    __slots__ = ("data", "grad", "_prev", "_backward", "_op", "label", "__weakref__")
+    # Parents live in two slots (``_a``, ``_b``) rather than a tuple: one
+    # GC-tracked object per node instead of two halves the garbage collector's
+    # work on big graphs.  ``_prev`` builds the tuple on demand.
+    __slots__ = ("data", "grad", "_a", "_b", "_backward", "_op", "label", "_gacc", "__weakref__")
 
     requires_grad = True
     _retain_grad = True  # intermediate Values show their gradient (teaching)
+    _parent_slots = True  # graph core: parents are in _a/_b (see autograd.graph)
 
     def __init__(self, data: float, label: str = "", _prev: tuple = _EMPTY, _op: str = "", _backward=None) -> None:
         self.data = data if type(data) is float else float(data)
         self.grad = 0.0
-        self._prev = _prev
+        n = len(_prev)
+        if n > 2:
+            raise ValueError("Value: at most two parents")
+        self._a = _prev[0] if n else None
+        self._b = _prev[1] if n == 2 else None
         self._op = _op
         self._backward = _backward
         self.label = label
+        self._gacc = None
 
     # --- graph bookkeeping ------------------------------------------------
+    @property
+    def _prev(self) -> tuple:
+        """The parents, in the order the operation received them (``()`` for a leaf)."""
+        a = self._a
+        if a is None:
+            return _EMPTY
+        b = self._b
+        return (a,) if b is None else (a, b)
+
     def _accumulate(self, g: float) -> None:
         self.grad += g
 
@@ -91,24 +109,24 @@ class Value:
         if type(other) is not Value:
             other = _lift(other, "__add__")
         if _GradMode.enabled:
-            return Value(self.data + other.data, "", (self, other), "+", _add_backward)
-        return Value(self.data + other.data)
+            return _node2(self.data + other.data, self, other, "+", _add_backward)
+        return _leaf(self.data + other.data)
 
     def __mul__(self, other: Value | float) -> Value:
         """d(ab)/da = b, d(ab)/db = a"""
         if type(other) is not Value:
             other = _lift(other, "__mul__")
         if _GradMode.enabled:
-            return Value(self.data * other.data, "", (self, other), "*", _mul_backward)
-        return Value(self.data * other.data)
+            return _node2(self.data * other.data, self, other, "*", _mul_backward)
+        return _leaf(self.data * other.data)
 
     def __sub__(self, other: Value | float) -> Value:
         """d(a-b)/da = 1, d(a-b)/db = -1"""
         if type(other) is not Value:
             other = _lift(other, "__sub__")
         if _GradMode.enabled:
-            return Value(self.data - other.data, "", (self, other), "-", _sub_backward)
-        return Value(self.data - other.data)
+            return _node2(self.data - other.data, self, other, "-", _sub_backward)
+        return _leaf(self.data - other.data)
 
     def __truediv__(self, other: Value | float) -> Value:
         """d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"""
@@ -117,8 +135,8 @@ class Value:
         if other.data == 0.0:
             raise ZeroDivisionError(f"Value.__truediv__: division of {self.data!r} by zero")
         if _GradMode.enabled:
-            return Value(self.data / other.data, "", (self, other), "/", _div_backward)
-        return Value(self.data / other.data)
+            return _node2(self.data / other.data, self, other, "/", _div_backward)
+        return _leaf(self.data / other.data)
 
     def __pow__(self, other: Value | float) -> Value:
         """d(a^b)/da = b a^(b-1); d(a^b)/db = a^b ln a (Value exponents only)"""
@@ -130,8 +148,8 @@ class Value:
                 )
             out = a**other.data
             if _GradMode.enabled:
-                return Value(out, "", (self, other), "**", _pow_backward)
-            return Value(out)
+                return _node2(out, self, other, "**", _pow_backward)
+            return _leaf(out)
         if not isinstance(other, Real):
             raise TypeError(f"Value.__pow__: expected a Value, int or float exponent, got {type(other).__name__}")
         try:
@@ -141,14 +159,14 @@ class Value:
         if isinstance(out, complex):
             raise ValueError(f"Value.__pow__: {a!r} ** {other!r} is not a real number")
         if _GradMode.enabled:
-            return Value(out, "", (self,), f"**{other:g}", _make_const_pow_backward(float(other)))
-        return Value(out)
+            return _node1(out, self, f"**{other:g}", _make_const_pow_backward(float(other)))
+        return _leaf(out)
 
     def __neg__(self) -> Value:
         """d(-a)/da = -1"""
         if _GradMode.enabled:
-            return Value(-self.data, "", (self,), "neg", _neg_backward)
-        return Value(-self.data)
+            return _node1(-self.data, self, "neg", _neg_backward)
+        return _leaf(-self.data)
 
     def __radd__(self, other: float) -> Value:
         return _lift(other, "__radd__") + self
@@ -173,22 +191,22 @@ class Value:
         except OverflowError:
             out = math.inf
         if _GradMode.enabled:
-            return Value(out, "", (self,), "exp", _exp_backward)
-        return Value(out)
+            return _node1(out, self, "exp", _exp_backward)
+        return _leaf(out)
 
     def log(self) -> Value:
         """d/dx ln x = 1/x  (x > 0)"""
         if self.data <= 0.0:
             raise ValueError(f"Value.log: the natural log needs a positive input, got {self.data!r}")
         if _GradMode.enabled:
-            return Value(math.log(self.data), "", (self,), "log", _log_backward)
-        return Value(math.log(self.data))
+            return _node1(math.log(self.data), self, "log", _log_backward)
+        return _leaf(math.log(self.data))
 
     def tanh(self) -> Value:
         """d/dx tanh(x) = 1 - tanh(x)^2"""
         if _GradMode.enabled:
-            return Value(math.tanh(self.data), "", (self,), "tanh", _tanh_backward)
-        return Value(math.tanh(self.data))
+            return _node1(math.tanh(self.data), self, "tanh", _tanh_backward)
+        return _leaf(math.tanh(self.data))
 
     def sigmoid(self) -> Value:
         """s(x) = 1 / (1 + e^-x); d/dx s(x) = s(x) (1 - s(x))"""
@@ -199,15 +217,15 @@ class Value:
             e = math.exp(x)
             s = e / (1.0 + e)
         if _GradMode.enabled:
-            return Value(s, "", (self,), "sigmoid", _sigmoid_backward)
-        return Value(s)
+            return _node1(s, self, "sigmoid", _sigmoid_backward)
+        return _leaf(s)
 
     def relu(self) -> Value:
         """relu(x) = max(0, x); d/dx = 1 if x > 0 else 0 (0 at the kink, as PyTorch)"""
         x = self.data
         if _GradMode.enabled:
-            return Value(x if x > 0.0 else 0.0, "", (self,), "relu", _relu_backward)
-        return Value(x if x > 0.0 else 0.0)
+            return _node1(x if x > 0.0 else 0.0, self, "relu", _relu_backward)
+        return _leaf(x if x > 0.0 else 0.0)
 
     def step(self) -> Value:
         """Heaviside step of the perceptron: 1 if x > 0 else 0.
@@ -217,8 +235,52 @@ class Value:
         by gradient descent.  Backward returns 0.
         """
         if _GradMode.enabled:
-            return Value(1.0 if self.data > 0.0 else 0.0, "", (self,), "step", _step_backward)
-        return Value(1.0 if self.data > 0.0 else 0.0)
+            return _node1(1.0 if self.data > 0.0 else 0.0, self, "step", _step_backward)
+        return _leaf(1.0 if self.data > 0.0 else 0.0)
+
+
+_new = object.__new__
+
+
+def _node2(data: float, a: Value, b: Value, op: str, backward) -> Value:
+    """Make a binary operation's result without going through ``__init__`` (the hot path)."""
+    v = _new(Value)
+    v.data = data
+    v.grad = 0.0
+    v._a = a
+    v._b = b
+    v._op = op
+    v._backward = backward
+    v.label = ""
+    v._gacc = None
+    return v
+
+
+def _node1(data: float, a: Value, op: str, backward) -> Value:
+    """Make a unary operation's result."""
+    v = _new(Value)
+    v.data = data
+    v.grad = 0.0
+    v._a = a
+    v._b = None
+    v._op = op
+    v._backward = backward
+    v.label = ""
+    v._gacc = None
+    return v
+
+
+def _leaf(data: float) -> Value:
+    v = _new(Value)
+    v.data = data
+    v.grad = 0.0
+    v._a = None
+    v._b = None
+    v._op = ""
+    v._backward = None
+    v.label = ""
+    v._gacc = None
+    return v
 
 
 # --- local derivatives: f(out, g) -> gradient for each parent ------------------
@@ -227,7 +289,8 @@ def _add_backward(out: Value, g: float) -> tuple:
 
 
 def _mul_backward(out: Value, g: float) -> tuple:
-    a, b = out._prev
+    a = out._a
+    b = out._b
     return g * b.data, g * a.data
 
 
@@ -236,12 +299,14 @@ def _sub_backward(out: Value, g: float) -> tuple:
 
 
 def _div_backward(out: Value, g: float) -> tuple:
-    a, b = out._prev
+    a = out._a
+    b = out._b
     return g / b.data, -g * a.data / (b.data * b.data)
 
 
 def _pow_backward(out: Value, g: float) -> tuple:
-    a, b = out._prev
+    a = out._a
+    b = out._b
     da = g * b.data * a.data ** (b.data - 1.0) if a.data != 0.0 or b.data >= 1.0 else 0.0
     db = g * out.data * math.log(a.data) if a.data > 0.0 else 0.0
     return da, db
@@ -249,7 +314,7 @@ def _pow_backward(out: Value, g: float) -> tuple:
 
 def _make_const_pow_backward(k: float):
     def _const_pow_backward(out: Value, g: float) -> tuple:
-        (a,) = out._prev
+        a = out._a
         return (g * k * a.data ** (k - 1.0) if k != 0.0 else 0.0,)
 
     return _const_pow_backward
@@ -264,7 +329,7 @@ def _exp_backward(out: Value, g: float) -> tuple:
 
 
 def _log_backward(out: Value, g: float) -> tuple:
-    return (g / out._prev[0].data,)
+    return (g / out._a.data,)
 
 
 def _tanh_backward(out: Value, g: float) -> tuple:
