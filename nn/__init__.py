@@ -1,1 +1,32 @@
-"""chainrule neural-network library."""
+"""chainrule neural-network library, with ``torch.nn``'s names.
+
+``nn.Module``, ``nn.Parameter``, ``nn.Sequential``, layers (``nn.Linear``, ``nn.Conv2d``, ...),
+losses (``nn.CrossEntropyLoss``, ...), ``nn.functional`` (as ``F``), ``nn.init``, ``nn.models``
+(``LeNet5``, ``MLP``), and the training tools ``nn.optim``, ``nn.data``, ``nn.datasets``,
+``nn.utils``, ``nn.train``, ``nn.save``/``nn.load``. ``nn.scalar`` holds the scalar
+(``autograd.Value``) neurons of the first lectures.
+"""
+
+from importlib.util import find_spec as _find_spec
+
+from . import data, datasets, functional, init, layers, losses, models, scalar
+from .layers import *
+from .losses import *
+from .models import MLP, LeNet5
+from .module import Buffer, Module, ModuleDict, ModuleList, Parameter, Sequential
+
+# modules written by others that may not exist yet; the guards can go once they are committed
+if _find_spec("nn.serialization") is not None:
+    from .serialization import load, save
+if _find_spec("nn.optim") is not None:
+    from . import optim
+if _find_spec("nn.utils") is not None:
+    from . import utils
+if _find_spec("nn.train") is not None:
+    from . import train
+
+__all__ = [
+    "Module", "Parameter", "Buffer", "Sequential", "ModuleList", "ModuleDict", "functional", "init", "models",
+    "layers", "losses", "data", "datasets", "scalar", "LeNet5", "MLP",
+    *layers.__all__, *losses.__all__,
+]

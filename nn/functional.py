@@ -1,0 +1,485 @@
+"""Functional interface (``import nn.functional as F``), with PyTorch's names and arguments.
+
+Activations, convolution, pooling, dropout and ``linear`` are autograd's
+operations (arguments named ``dim`` as in PyTorch); this module adds ``step``,
+``batch_norm``, ``flatten``, ``one_hot``, ``pad`` (PyTorch's flat ``pad`` tuple) and
+the losses. Every loss takes ``reduction='mean'|'sum'|'none'``.
+
+Fused losses (:func:`cross_entropy`, :func:`binary_cross_entropy`,
+:func:`binary_cross_entropy_with_logits`) are :class:`~autograd.Function`
+subclasses: one stable numpy forward, and a backward written in Tensor ops
+(so ``create_graph=True`` still gives second derivatives).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import autograd
+from autograd import Function, Tensor, is_grad_enabled, relu, sigmoid, tanh
+from autograd import abs as _abs
+from autograd import clip as _clip
+from autograd import logsumexp as _logsumexp
+from autograd import pad as _np_pad
+from autograd import where as _where
+
+__all__ = [
+    "relu", "sigmoid", "tanh", "step", "softmax", "log_softmax", "logsumexp", "leaky_relu",
+    "linear", "conv2d", "max_pool2d", "avg_pool2d", "dropout", "pad", "flatten", "one_hot",
+    "batch_norm", "l1_loss", "mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _const(a: np.ndarray) -> Tensor:
+    return Tensor._wrap(a)
+
+
+# --- activations ----------------------------------------------------------------------
+class Step(Function):
+    """Heaviside step 1[x > 0]: its derivative is 0 wherever it exists, so no gradient flows."""
+
+    def forward(self, x):
+        return (x > 0).astype(x.dtype)
+
+    def backward(self, out, g):
+        return (g * 0.0,)
+
+
+def step(input: Tensor) -> Tensor:
+    """The perceptron's step: 1 where ``input > 0``, else 0 (gradient 0)."""
+    return Step.apply(_t(input))
+
+
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    return autograd.softmax(input, dim)
+
+
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    return autograd.log_softmax(input, dim)
+
+
+def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return _logsumexp(input, dim, keepdim)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    x = _t(input)
+    return _where(x.data > 0, x, x * negative_slope)
+
+
+# --- layers' functions -------------------------------------------------------------------
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias`` (one fused node for 2-D input)."""
+    return autograd.linear(input, weight, bias)
+
+
+def _conv_op(name: str) -> Any:
+    fn = getattr(autograd, name, None)
+    if fn is None:  # pragma: no cover - until autograd/ops/conv.py exists
+        raise NotImplementedError(f"{name}: autograd.ops.conv is not available")
+    return fn
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0) -> Tensor:
+    """2-D convolution (cross-correlation) of (N, C_in, H, W) with weight (C_out, C_in, kH, kW)."""
+    return _conv_op("conv2d")(input, weight, bias, stride=stride, padding=padding)
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    return _conv_op("max_pool2d")(input, kernel_size, stride=stride, padding=padding)
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    return _conv_op("avg_pool2d")(input, kernel_size, stride=stride, padding=padding)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout (``training=True`` by default, as ``torch.nn.functional.dropout``)."""
+    return autograd.dropout(input, p, training)
+
+
+def pad(input: Tensor, pad: tuple | list, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """PyTorch's ``F.pad``: ``pad = (left, right, top, bottom, ...)`` pairs starting from the *last* axis.
+
+    ``F.pad(x, (2, 2, 2, 2))`` pads the last two axes by 2 on each side. Only ``mode='constant'``.
+    """
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
+    x = _t(input)
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: expected an even number of at most {2 * x.ndim} sizes, got {pad}")
+    width = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        width[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return _np_pad(x, width, value)
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes ``start_dim..end_dim`` into one (``torch.flatten``; ``nn.Flatten`` starts at 1)."""
+    return _t(input).flatten(start_dim, end_dim)
+
+
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """Integer class indices -> int64 one-hot Tensor with a new last axis of size ``num_classes``."""
+    idx = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected integer class indices, got dtype {idx.dtype}")
+    if num_classes < 0:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got [{idx.min()}, {idx.max()}]")
+    out = np.zeros((*idx.shape, num_classes), np.int64)
+    np.put_along_axis(out, idx[..., None].astype(np.intp), 1, axis=-1)
+    return Tensor(out, dtype=np.int64)
+
+
+# --- batch normalisation ---------------------------------------------------------------------
+class BatchNormTrain(Function):
+    """y = xhat * gamma + beta with xhat = (x - mean) / sqrt(var + eps), batch statistics over ``axes``.
+
+    With m values per channel, dxhat = g gamma:
+        dL/dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+        dL/dgamma = sum(g xhat),  dL/dbeta = sum(g)
+    """
+
+    def forward(self, x, weight=None, bias=None):
+        axes = self.axes
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = np.mean(xc * xc, axis=axes, keepdims=True)
+        invstd = 1.0 / np.sqrt(var + self.eps)
+        xhat = xc * invstd
+        self.mean, self.var, self.invstd, self.xhat = mean, var, invstd, xhat
+        if weight is None:
+            return xhat
+        shape = mean.shape
+        return xhat * weight.reshape(shape) + bias.reshape(shape)
+
+    def backward(self, out, g):
+        x = self.inputs[0]
+        axes = self.axes
+        m = x.data.size // self.mean.size
+        if is_grad_enabled():  # create_graph=True: rebuild xhat from x so second derivatives are right
+            xc = x - x.mean(axes, keepdims=True)
+            invstd = ((xc * xc).mean(axes, keepdims=True) + self.eps) ** -0.5
+            xhat = xc * invstd
+        else:
+            invstd, xhat = _const(self.invstd), _const(self.xhat)
+        affine = len(self.inputs) == 3
+        shape = self.mean.shape
+        gw = gb = None
+        if affine:
+            w = self.inputs[1].reshape(shape)
+            dxhat = g * w
+            gxw = (g * xhat).sum(axes, keepdims=True)
+            if self.needs_grad[1]:
+                gw = gxw.reshape(self.inputs[1].shape)
+            if self.needs_grad[2]:
+                gb = g.sum(axes).reshape(self.inputs[2].shape)
+            s2 = gxw * w
+        else:
+            dxhat = g
+            s2 = (g * xhat).sum(axes, keepdims=True)
+        gx = None
+        if self.needs_grad[0]:
+            s1 = dxhat.sum(axes, keepdims=True)
+            gx = invstd * (dxhat - s1 * (1.0 / m) - xhat * (s2 * (1.0 / m)))
+        return (gx, gw, gb) if affine else (gx,)
+
+
+def _bn_axes(x: Tensor) -> tuple[int, ...]:
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got {x.shape}")
+    return (0, *range(2, x.ndim))
+
+
+def _raw_buf(b: Any) -> np.ndarray | None:
+    if b is None:
+        return None
+    return b.data if isinstance(b, Tensor) else b
+
+
+def batch_norm(input: Tensor, running_mean: Any, running_var: Any, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum: float | None = 0.1,
+               eps: float = 1e-5, num_batches_tracked: Any = None) -> Tensor:
+    """Batch normalisation over every axis but 1 (channels), as ``torch.nn.functional.batch_norm``.
+
+    ``training=True``: normalise with the batch mean and *biased* variance, and (if given)
+    update ``running_mean``/``running_var`` in place with the batch mean and the *unbiased*
+    variance: ``running = (1 - momentum) * running + momentum * batch``. ``momentum=None``
+    uses a cumulative average (needs ``num_batches_tracked``, already incremented).
+    ``training=False``: normalise with the running statistics.
+    """
+    x = _t(input)
+    axes = _bn_axes(x)
+    C = x.shape[1]
+    shape = (1, C) + (1,) * (x.ndim - 2)
+    rm, rv = _raw_buf(running_mean), _raw_buf(running_var)
+    if training:
+        m = x.data.size // C
+        if m <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
+        ins = (x,) if weight is None else (x, weight, bias if bias is not None else _const(np.zeros(C, x.dtype)))
+        out = BatchNormTrain.apply(*ins, axes=axes, eps=eps)
+        fn = out._ctx
+        if fn is None:  # no graph was recorded: recompute the statistics for the running update
+            mean = x.data.mean(axis=axes)
+            var = x.data.var(axis=axes)
+        else:
+            mean, var = fn.mean.reshape(C), fn.var.reshape(C)
+        if rm is not None:
+            if momentum is None:
+                n = int(_raw_buf(num_batches_tracked))
+                factor = 1.0 / max(n, 1)
+            else:
+                factor = momentum
+            rm *= 1.0 - factor
+            rm += factor * mean
+            rv *= 1.0 - factor
+            rv += factor * var * (m / (m - 1))
+        return out
+    if rm is None or rv is None:
+        raise ValueError("batch_norm: training=False needs running_mean and running_var")
+    invstd = (1.0 / np.sqrt(rv.astype(x.dtype) + eps)).reshape(shape)
+    mean = rm.astype(x.dtype).reshape(shape)
+    if weight is None:
+        scale = _const(invstd)
+        shift = _const(-mean * invstd)
+    else:
+        scale = weight.reshape(shape) * _const(invstd)
+        shift = (bias.reshape(shape) if bias is not None else 0.0) - scale * _const(mean)
+    return x * scale + shift
+
+
+# --- losses ----------------------------------------------------------------------------------
+def _check_reduction(reduction: str, name: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str, name: str) -> Tensor:
+    _check_reduction(reduction, name)
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _same_shape(input: Tensor, target: Tensor, name: str) -> None:
+    if input.shape != target.shape:
+        raise ValueError(
+            f"{name}: input of shape {input.shape} and target of shape {target.shape} differ; "
+            "expected equal shapes (reshape one of them, e.g. target.reshape(-1, 1))"
+        )
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """|input - target|, averaged (``'mean'``), summed or per element (``'none'``)."""
+    input, target = _t(input), _t(target)
+    _same_shape(input, target, "l1_loss")
+    return _reduce(_abs(input - target), reduction, "l1_loss")
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """(input - target)^2 averaged over all elements (``'mean'``), summed or per element.
+
+    The lecture's L2 loss 1/2 ||o - y||^2 is ``mse_loss(o, y, reduction='sum') / 2``
+    (gradient o - y); ``'mean'`` divides by the number of elements n, so its gradient is 2/n (o - y).
+    """
+    input, target = _t(input), _t(target)
+    _same_shape(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def _class_target(target: Any, n: int, C: int, name: str) -> np.ndarray:
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.dtype.kind not in "iu":
+        if t.dtype.kind == "f" and np.all(t == np.round(t)):
+            raise TypeError(
+                f"{name}: target must hold integer class indices (dtype int64), got dtype {t.dtype}; "
+                "convert with target.astype(np.int64)"
+            )
+        raise TypeError(f"{name}: target must hold integer class indices, got dtype {t.dtype}")
+    return t
+
+
+class CrossEntropy(Function):
+    """loss_i = -sum_c q_ic log softmax(z_i)_c, with q the (smoothed) one-hot target.
+
+    Forward: log_softmax in one stable pass (subtract the row max).
+    Backward: dL/dz_i = (softmax(z_i) - q_i) * g_i, with g_i = g / (number of counted rows) for 'mean'.
+    """
+
+    def forward(self, z):
+        zmax = z.max(axis=1, keepdims=True)
+        with np.errstate(over="ignore"):
+            lse = np.log(np.exp(z - zmax).sum(axis=1, keepdims=True)) + zmax
+        logp = z - lse
+        self.logp = logp
+        return -(self.q * logp).sum(axis=1) * self.mask
+
+    def backward(self, out, g):
+        z = self.inputs[0]
+        p = softmax(z, 1) if is_grad_enabled() else _const(np.exp(self.logp))
+        return ((p - _const(self.q)) * (g * _const(self.mask)).reshape(-1, 1),)
+
+
+def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smoothing: float = 0.0,
+                  ignore_index: int = -100) -> Tensor:
+    """Softmax cross-entropy of logits ``input`` (N, C) against integer classes ``target`` (N,).
+
+    Fused and stable (``log_softmax`` + ``nll_loss`` in one node): logits of any size give finite values.
+    ``target`` may also be class probabilities of the same shape as ``input``.
+    ``label_smoothing`` = eps mixes the one-hot target with the uniform distribution:
+    ``q = (1 - eps) onehot + eps / C``. Rows whose target is ``ignore_index`` count for nothing
+    (``'mean'`` divides by the number of other rows). Input (C,) with a scalar target, and
+    (N, C, d1, ...) with target (N, d1, ...), work as in PyTorch.
+    """
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    z = _t(input)
+    tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if z.ndim == 1:
+        loss = cross_entropy(z.reshape(1, -1), tgt.reshape(1, *tgt.shape[1:]) if tgt.ndim else tgt.reshape(1),
+                             reduction, label_smoothing, ignore_index)
+        return loss.reshape(()) if reduction == "none" else loss
+    if z.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C)
+        N, C = z.shape[:2]
+        rest = z.shape[2:]
+        perm = (0, *range(2, z.ndim), 1)
+        z2 = z.permute(perm).reshape(-1, C)
+        t2 = tgt.transpose(perm).reshape(-1, C) if tgt.shape == z.shape else tgt.reshape(-1)
+        loss = cross_entropy(z2, t2, reduction, label_smoothing, ignore_index)
+        return loss.reshape((N, *rest)) if reduction == "none" else loss
+    N, C = z.shape
+    if tgt.shape == z.shape and tgt.dtype.kind == "f":  # class probabilities
+        q = tgt.astype(z.dtype)
+        mask = np.ones(N, z.dtype)
+    else:
+        t = _class_target(tgt, N, C, "cross_entropy")
+        if t.shape != (N,):
+            raise ValueError(f"cross_entropy: expected target of shape ({N},) for input {z.shape}, got {t.shape}")
+        valid = t != ignore_index
+        if np.any((t[valid] < 0) | (t[valid] >= C)):
+            bad = t[valid][(t[valid] < 0) | (t[valid] >= C)][0]
+            raise IndexError(f"cross_entropy: target {bad} is out of range for {C} classes (expected 0..{C - 1})")
+        q = np.zeros((N, C), z.dtype)
+        q[np.nonzero(valid)[0], t[valid]] = 1.0
+        mask = valid.astype(z.dtype)
+    if label_smoothing:
+        q = q * (1.0 - label_smoothing) + label_smoothing / C
+    if reduction == "mean":
+        count = mask.sum()
+        scale = mask / count if count else mask * np.nan
+        return CrossEntropy.apply(z, q=q, mask=scale.astype(z.dtype)).sum()
+    loss = CrossEntropy.apply(z, q=q, mask=mask)
+    return loss.sum() if reduction == "sum" else loss
+
+
+def nll_loss(input: Tensor, target: Any, reduction: str = "mean", ignore_index: int = -100) -> Tensor:
+    """-input[i, target_i] for log-probabilities ``input`` (N, C); ``'mean'`` averages over counted rows."""
+    _check_reduction(reduction, "nll_loss")
+    x = _t(input)
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
+    N, C = x.shape
+    t = _class_target(target, N, C, "nll_loss").reshape(-1)
+    if t.shape != (N,):
+        raise ValueError(f"nll_loss: expected target of shape ({N},) for input {x.shape}, got {t.shape}")
+    valid = t != ignore_index
+    if np.any((t[valid] < 0) | (t[valid] >= C)):
+        raise IndexError(f"nll_loss: target out of range for {C} classes (expected 0..{C - 1})")
+    picked = -x[np.arange(N), np.where(valid, t, 0)]
+    mask = valid.astype(x.dtype)
+    if reduction == "none":
+        return picked * _const(mask)
+    if reduction == "sum":
+        return (picked * _const(mask)).sum()
+    return (picked * _const(mask / mask.sum())).sum()
+
+
+class BinaryCrossEntropy(Function):
+    """loss = -(y log p + (1 - y) log(1 - p)), logs clamped at -100 (as PyTorch).
+
+    dL/dp = g (p - y) / max(p (1 - p), 1e-12);  dL/dy = g (log(1 - p) - log p) (clamped logs).
+    """
+
+    def forward(self, p, y):
+        with np.errstate(divide="ignore"):
+            lp = np.maximum(np.log(p), -100.0)
+            l1p = np.maximum(np.log1p(-p), -100.0)
+        self.lp, self.l1p = lp, l1p
+        return -(y * lp + (1.0 - y) * l1p)
+
+    def backward(self, out, g):
+        p, y = self.inputs
+        gp = gy = None
+        if self.needs_grad[0]:
+            gp = g * (p - y) / _clip(p * (1.0 - p), 1e-12, None)
+        if self.needs_grad[1]:
+            gy = g * _const(self.l1p - self.lp)
+        return gp, gy
+
+
+def binary_cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of probabilities ``input`` in [0, 1] and targets in [0, 1] (logs clamped at -100)."""
+    p = _t(input)
+    y = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=p.dtype))
+    _same_shape(p, y, "binary_cross_entropy")
+    if p.data.size and (p.data.min() < 0 or p.data.max() > 1):
+        raise ValueError("binary_cross_entropy: input must be probabilities in [0, 1] (use ..._with_logits)")
+    return _reduce(BinaryCrossEntropy.apply(p, y), reduction, "binary_cross_entropy")
+
+
+def _softplus_np(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+class BCEWithLogits(Function):
+    """loss = pw y softplus(-x) + (1 - y) softplus(x)  (= BCE(sigmoid(x), y), stable; pw = pos_weight).
+
+    dL/dx = g ((pw y + 1 - y) sigmoid(x) - pw y);  dL/dy = g (pw softplus(-x) - softplus(x)).
+    """
+
+    def forward(self, x, y, pw):
+        return pw * y * _softplus_np(-x) + (1.0 - y) * _softplus_np(x)
+
+    def backward(self, out, g):
+        x, y, pw = self.inputs
+        gx = gy = gpw = None
+        if self.needs_grad[0]:
+            gx = g * ((pw * y + 1.0 - y) * sigmoid(x) - pw * y)
+        if self.needs_grad[1] or self.needs_grad[2]:
+            spn, sp = _const(_softplus_np(-x.data)), _const(_softplus_np(x.data))
+            if self.needs_grad[1]:
+                gy = g * (pw * spn - sp)
+            if self.needs_grad[2]:
+                gpw = g * y * spn
+        return gx, gy, gpw
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Tensor:
+    """``binary_cross_entropy(sigmoid(input), target)`` computed stably from logits (any size).
+
+    ``pos_weight`` (broadcast over the last axis) weighs the positive term, as in PyTorch.
+    """
+    x = _t(input)
+    y = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=x.dtype))
+    _same_shape(x, y, "binary_cross_entropy_with_logits")
+    pw = _const(np.ones((), x.dtype)) if pos_weight is None else _t(pos_weight)
+    return _reduce(BCEWithLogits.apply(x, y, pw), reduction, "binary_cross_entropy_with_logits")
+
