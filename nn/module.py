@@ -162,19 +162,24 @@ class Module:
         setattr(self, name, module)
 
     # --- walking ----------------------------------------------------------------
-    def _nodes(self, prefix: str = "") -> Iterator[tuple[str, Any, list, list]]:
-        """Pre-order walk: (prefix, node, own params, own buffers) for this module and every sub-node."""
+    def _nodes(self, prefix: str = "", dedupe: bool = True) -> Iterator[tuple[str, Any, list, list]]:
+        """Pre-order walk: (prefix, node, own params, own buffers) for this module and every sub-node.
+
+        A node reached twice is visited once unless ``dedupe`` is False (``state_dict`` keeps every name);
+        cycles are never followed.
+        """
         seen: set[int] = set()
-        stack: list[tuple[str, Any]] = [(prefix, self)]
+        stack: list[tuple[str, Any, frozenset]] = [(prefix, self, frozenset())]
         while stack:
-            pre, node = stack.pop()
-            if id(node) in seen:
+            pre, node, ancestors = stack.pop()
+            if id(node) in (seen if dedupe else ancestors):
                 continue
             seen.add(id(node))
             params, buffers, subs = _split(node)
             yield pre, node, params, buffers
+            inner = ancestors | {id(node)}
             for name, sub in reversed(subs):
-                stack.append((pre + name + ".", sub))
+                stack.append((pre + name + ".", sub, inner))
 
     def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
         """(name, Parameter) pairs with PyTorch names (``0.weight``, ``conv1.bias``); shared ones once."""
@@ -297,7 +302,7 @@ class Module:
     # --- state ---------------------------------------------------------------------
     def _state_tensors(self) -> OrderedDict[str, Tensor]:
         out: OrderedDict[str, Tensor] = OrderedDict()
-        for pre, _node, params, buffers in self._nodes():
+        for pre, _node, params, buffers in self._nodes(dedupe=False):
             for name, t in params:
                 out[pre + name] = t
             for name, t in buffers:
