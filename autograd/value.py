@@ -32,6 +32,9 @@ _EMPTY: tuple = ()
 
 
 def _lift(x: object, op: str) -> Value:
+    t = type(x)
+    if t is float or t is int:
+        return _leaf(float(x))
     if isinstance(x, Value):
         return x
     if isinstance(x, Real) and not isinstance(x, bool):
@@ -108,17 +111,36 @@ class Value:
         """d(a+b)/da = 1, d(a+b)/db = 1"""
         if type(other) is not Value:
             other = _lift(other, "__add__")
-        if _GradMode.enabled:
-            return _node2(self.data + other.data, self, other, "+", _add_backward)
-        return _leaf(self.data + other.data)
+        if not _GradMode.enabled:
+            return _leaf(self.data + other.data)
+        # the hot path of every network: the body of _node2, inlined
+        out = _new(Value)
+        out.data = self.data + other.data
+        out.grad = 0.0
+        out._a = self
+        out._b = other
+        out._op = "+"
+        out._backward = _add_backward
+        out.label = ""
+        out._gacc = None
+        return out
 
     def __mul__(self, other: Value | float) -> Value:
         """d(ab)/da = b, d(ab)/db = a"""
         if type(other) is not Value:
             other = _lift(other, "__mul__")
-        if _GradMode.enabled:
-            return _node2(self.data * other.data, self, other, "*", _mul_backward)
-        return _leaf(self.data * other.data)
+        if not _GradMode.enabled:
+            return _leaf(self.data * other.data)
+        out = _new(Value)  # _node2, inlined (hot path)
+        out.data = self.data * other.data
+        out.grad = 0.0
+        out._a = self
+        out._b = other
+        out._op = "*"
+        out._backward = _mul_backward
+        out.label = ""
+        out._gacc = None
+        return out
 
     def __sub__(self, other: Value | float) -> Value:
         """d(a-b)/da = 1, d(a-b)/db = -1"""
@@ -312,11 +334,21 @@ def _pow_backward(out: Value, g: float) -> tuple:
     return da, db
 
 
+_CONST_POW_BACKWARD: dict = {}
+
+
 def _make_const_pow_backward(k: float):
+    """The backward of ``x ** k`` for a fixed ``k`` (one function per exponent, cached)."""
+    f = _CONST_POW_BACKWARD.get(k)
+    if f is not None:
+        return f
+
     def _const_pow_backward(out: Value, g: float) -> tuple:
         a = out._a
         return (g * k * a.data ** (k - 1.0) if k != 0.0 else 0.0,)
 
+    if len(_CONST_POW_BACKWARD) < 256:
+        _CONST_POW_BACKWARD[k] = _const_pow_backward
     return _const_pow_backward
 
 

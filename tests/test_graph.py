@@ -1,0 +1,204 @@
+"""The graph core: toposort, run_backward (both its general loop and the scalar fast path), grad mode."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from autograd import Value, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from autograd.graph import run_backward, toposort
+
+
+class Node:
+    """A minimal node of the general protocol (parents in a ``_prev`` tuple), multiplying its inputs."""
+
+    _retain_grad = False
+
+    def __init__(self, data, prev=(), requires_grad=True):
+        self.data = data
+        self._prev = tuple(prev)
+        self._backward = _prod_backward if prev else None
+        self.grad = 0.0
+        self.requires_grad = requires_grad
+        self._op = "prod" if prev else ""
+        self.label = ""
+        self._gacc = None
+        self.released = 0
+        if prev:
+            self.data = 1.0
+            for p in prev:
+                self.data *= p.data
+
+    def _accumulate(self, g):
+        self.grad += g
+
+    def _release(self):
+        self.released += 1
+
+
+def _prod_backward(node, g):
+    out = []
+    for i in range(len(node._prev)):
+        others = 1.0
+        for j, p in enumerate(node._prev):
+            if j != i:
+                others *= p.data
+        out.append(g * others)
+    return tuple(out)
+
+
+# --- random DAGs -------------------------------------------------------------------------------
+@st.composite
+def dags(draw):
+    """A random DAG of Values: each new node combines one or two earlier nodes with + or *."""
+    n_leaves = draw(st.integers(1, 4))
+    nodes = [Value(draw(st.floats(-2, 2)), label=f"x{i}") for i in range(n_leaves)]
+    for _ in range(draw(st.integers(1, 25))):
+        i = draw(st.integers(0, len(nodes) - 1))
+        j = draw(st.integers(0, len(nodes) - 1))
+        op = draw(st.sampled_from(["+", "*", "tanh"]))
+        a, b = nodes[i], nodes[j]
+        nodes.append(a + b if op == "+" else a * b if op == "*" else a.tanh())
+    return nodes[:n_leaves], nodes[-1]
+
+
+def _reachable(root):
+    seen, stack = {root}, [root]
+    while stack:
+        for p in stack.pop()._prev:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return seen
+
+
+@given(dags())
+def test_toposort_is_a_topological_order_of_exactly_the_reachable_nodes(dag):
+    _, root = dag
+    order = toposort(root)
+    assert len(order) == len(set(order))
+    assert set(order) == _reachable(root)
+    pos = {n: i for i, n in enumerate(order)}
+    assert all(pos[p] < pos[n] for n in order for p in n._prev)
+    assert order[-1] is root
+    assert toposort(root) == order  # deterministic
+
+
+@given(dags())
+def test_general_loop_and_scalar_fast_path_agree(dag):
+    leaves, root = dag
+    root.backward()  # fast path
+    fast = [x.grad for x in leaves]
+    # inputs= forces the general loop (reads _prev); accumulate=False leaves .grad alone
+    found = run_backward([root], [1.0], retain_graph=True, inputs=leaves, accumulate=False)
+    assert [x.grad for x in leaves] == fast
+    for x in leaves:
+        if x in _reachable(root):
+            assert found[id(x)] == pytest.approx(x.grad, rel=1e-12, abs=1e-12)
+        else:
+            assert id(x) not in found
+    assert all(n._gacc is None for n in toposort(root))
+
+
+def test_toposort_generic_nodes_order_and_requires_grad():
+    a, b = Node(2.0), Node(3.0)
+    const = Node(5.0, requires_grad=False)
+    c = Node(None, [a, b])
+    d = Node(None, [c, const, a])
+    order = toposort(d)
+    assert order == [a, b, c, d]  # parents in stored order; the constant is not entered
+
+
+def test_run_backward_general_protocol():
+    a, b = Node(2.0), Node(3.0)
+    const = Node(5.0, requires_grad=False)
+    c = Node(None, [a, b])  # 6
+    d = Node(None, [c, const, a])  # a^2 b 5
+    run_backward([d], [1.0])
+    assert a.grad == pytest.approx(2 * 2.0 * 3.0 * 5.0)
+    assert b.grad == pytest.approx(4.0 * 5.0)
+    assert const.grad == 0.0
+    assert c.grad == 0.0  # _retain_grad is false for this class
+    assert c.released == 1 and d.released == 1  # saved state freed without retain_graph
+    run_backward([d], [1.0], retain_graph=True)
+    assert c.released == 1
+    assert a.grad == pytest.approx(2 * 60.0)  # leaves accumulate
+    assert all(n._gacc is None for n in (a, b, c, d, const))
+
+
+def test_run_backward_multiple_roots_and_inputs():
+    x = Value(3.0)
+    y1 = x * x  # 2x
+    y2 = x * 4.0  # 4
+    found = run_backward([y1, y2], [1.0, 0.5], retain_graph=True, inputs=[x], accumulate=False)
+    assert found[id(x)] == pytest.approx(6.0 + 2.0)
+    assert x.grad == 0.0
+    run_backward([y1, y2], [1.0, 0.5], retain_graph=True)
+    assert x.grad == pytest.approx(8.0)
+
+
+def test_same_root_twice_sums_its_seeds():
+    x = Value(3.0)
+    y = x * 2.0
+    run_backward([y, y], [1.0, 1.0], retain_graph=True)
+    assert x.grad == 4.0
+
+
+def test_deep_generic_chain_no_recursion():
+    x = Node(1.0)
+    y = x
+    for _ in range(200_000):
+        y = Node(None, [y])
+    run_backward([y], [1.0])
+    assert x.grad == 1.0
+
+
+def test_deep_toposort_values():
+    x = Value(0.5)
+    y = x
+    for _ in range(300_000):
+        y = y + 1.0
+    order = toposort(y)
+    assert order[0] is x and order[-1] is y and len(order) == 600_001
+
+
+# --- grad mode -------------------------------------------------------------------------------
+def test_grad_mode_switches():
+    assert is_grad_enabled()
+    with no_grad():
+        assert not is_grad_enabled()
+        with enable_grad():
+            assert is_grad_enabled()
+            assert (Value(1.0) * 2.0)._prev
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+    with set_grad_enabled(False):
+        assert not is_grad_enabled()
+        assert (Value(1.0) * 2.0)._prev == ()
+    assert is_grad_enabled()
+
+
+def test_grad_mode_restored_after_exception():
+    with pytest.raises(RuntimeError):
+        with no_grad():
+            raise RuntimeError
+    assert is_grad_enabled()
+
+    @no_grad()
+    def f():
+        raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        f()
+    assert is_grad_enabled()
+
+
+def test_set_grad_enabled_as_decorator_does_not_flip_mode_at_definition():
+    @set_grad_enabled(False)
+    def f(x):
+        return x * 2.0
+
+    assert is_grad_enabled()
+    assert f(Value(1.0))._prev == ()
+    assert is_grad_enabled()

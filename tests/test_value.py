@@ -1,0 +1,390 @@
+"""The scalar ``Value``: every op against float64 central differences, and the documented edge cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import autograd.value as value_mod
+from autograd import Value, no_grad
+from autograd.graph import toposort
+
+try:
+    from autograd import gradcheck as _gradcheck
+except ImportError:  # pragma: no cover - gradcheck is written by someone else
+    _gradcheck = None
+
+
+def central_diff(f, xs: list[float], eps: float = 1e-6) -> list[float]:
+    """d f / d x_i by (f(x + eps e_i) - f(x - eps e_i)) / (2 eps), in float64."""
+    out = []
+    for i in range(len(xs)):
+        hi = list(xs)
+        lo = list(xs)
+        hi[i] += eps
+        lo[i] -= eps
+        out.append((f(*hi) - f(*lo)) / (2 * eps))
+    return out
+
+
+def check(fn, *xs: float, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """Backprop through ``fn`` on Values and compare with central differences on plain floats."""
+    vs = [Value(x) for x in xs]
+    out = fn(*vs)
+    out.backward()
+    num = central_diff(lambda *a: fn(*[Value(x) for x in a]).data, list(xs))
+    for i, (v, n) in enumerate(zip(vs, num)):
+        assert v.grad == pytest.approx(n, rel=rtol, abs=atol), f"input {i}: analytic {v.grad}, numerical {n}"
+    if _gradcheck is not None:  # the project's own checker must agree too
+        assert _gradcheck(fn, *[Value(x) for x in xs], atol=atol * 10, rtol=rtol * 100)
+
+
+small = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
+positive = st.floats(0.1, 10, allow_nan=False)
+away_from_zero = st.one_of(st.floats(-10, -0.1), st.floats(0.1, 10))
+
+
+# --- binary operators ---------------------------------------------------------
+@given(small, small)
+def test_add(a, b):
+    check(lambda x, y: x + y, a, b)
+
+
+@given(small, small)
+def test_sub(a, b):
+    check(lambda x, y: x - y, a, b)
+
+
+@given(small, small)
+def test_mul(a, b):
+    check(lambda x, y: x * y, a, b)
+
+
+@given(small, away_from_zero)
+def test_div(a, b):
+    check(lambda x, y: x / y, a, b)
+
+
+@given(st.floats(0.2, 5), st.floats(-3, 3))
+def test_pow_const(a, k):
+    check(lambda x: x**k, a)
+
+
+@given(st.floats(-5, 5), st.sampled_from([0, 1, 2, 3, -1, -2]))
+def test_pow_integer_exponent_any_sign_base(a, k):
+    assume(abs(a) > 0.1)
+    check(lambda x: x**k, a)
+    assert (Value(a) ** k).data == pytest.approx(a**k)
+
+
+@given(st.floats(0.2, 5), st.floats(-3, 3))
+def test_pow_value_exponent(a, b):
+    check(lambda x, y: x**y, a, b)
+
+
+@given(small)
+def test_reflected_ops(a):
+    check(lambda x: 2 + x, a)
+    check(lambda x: 2 - x, a)
+    check(lambda x: 2.5 * x, a)
+    check(lambda x: x - 3, a)
+    check(lambda x: x + 3, a)
+    assert (2 - Value(a)).data == 2 - a
+    assert (2.5 * Value(a)).data == 2.5 * a
+
+
+@given(away_from_zero)
+def test_rtruediv(a):
+    check(lambda x: 3 / x, a)
+    assert (3 / Value(a)).data == 3 / a
+
+
+@given(st.floats(-3, 3))
+def test_rpow(a):
+    check(lambda x: 2**x, a)
+    assert (2 ** Value(a)).data == pytest.approx(2**a)
+
+
+# --- unary functions ----------------------------------------------------------
+@given(small)
+def test_neg(a):
+    check(lambda x: -x, a)
+
+
+@given(st.floats(-5, 5))
+def test_exp(a):
+    check(lambda x: x.exp(), a)
+
+
+@given(st.floats(0.05, 100))
+def test_log(a):
+    check(lambda x: x.log(), a)
+
+
+@given(st.floats(-4, 4))
+def test_tanh(a):
+    check(lambda x: x.tanh(), a)
+
+
+@given(st.floats(-20, 20))
+def test_sigmoid(a):
+    check(lambda x: x.sigmoid(), a)
+    assert Value(a).sigmoid().data == pytest.approx(1 / (1 + math.exp(-a)))
+
+
+@given(away_from_zero)
+def test_relu(a):
+    check(lambda x: x.relu(), a)
+    assert Value(a).relu().data == max(0.0, a)
+
+
+@given(away_from_zero)
+def test_step_has_zero_gradient(a):
+    x = Value(a)
+    y = x.step()
+    assert y.data == (1.0 if a > 0 else 0.0)
+    (y * 3.0).backward()
+    assert x.grad == 0.0
+    check(lambda v: v.step() * 2 + v, a)  # the step contributes nothing, the rest flows
+
+
+@given(small, away_from_zero, st.floats(0.2, 3))
+def test_composite_expression(a, b, c):
+    check(lambda x, y, z: ((x * y + z) ** 2 / y).tanh() + (z**y).log() - x.sigmoid() * z.exp(), a, b, c, rtol=1e-4)
+
+
+# --- algebraic identities ---------------------------------------------------------
+@given(small)
+def test_a_minus_a_is_zero(a):
+    x = Value(a)
+    y = x - x
+    assert y.data == 0.0
+    y.backward()
+    assert x.grad == 0.0
+
+
+@given(small, away_from_zero)
+def test_mul_then_div_gives_back_a(a, b):
+    x, y = Value(a), Value(b)
+    z = (x * y) / y
+    assert z.data == pytest.approx(a, abs=1e-12)
+    z.backward()
+    assert x.grad == pytest.approx(1.0)
+    assert y.grad == pytest.approx(0.0, abs=1e-12)
+
+
+# --- fan-in -------------------------------------------------------------------------
+@given(small)
+def test_fan_in_sums(a):
+    x = Value(a)
+    (x + x).backward()
+    assert x.grad == 2.0
+    x = Value(a)
+    (x * x).backward()
+    assert x.grad == pytest.approx(2 * a)
+
+
+@given(small)
+def test_diamond(a):
+    x = Value(a)
+    b = x * 2.0
+    c = x * 3.0
+    d = b * c  # 6 x^2
+    d.backward()
+    assert x.grad == pytest.approx(12 * a)
+    assert b.grad == pytest.approx(c.data)
+    assert c.grad == pytest.approx(b.data)
+
+
+def test_shared_subexpression_many_uses():
+    x = Value(1.5)
+    h = x * x
+    total = h
+    for _ in range(9):
+        total = total + h  # 10 h = 10 x^2
+    total.backward()
+    assert h.grad == 10.0
+    assert x.grad == pytest.approx(20 * 1.5)
+
+
+# --- gradient bookkeeping across calls --------------------------------------------
+def test_leaf_grads_accumulate_until_zeroed():
+    a, b = Value(2.0), Value(3.0)
+    h = a * b
+    out = h + a
+    out.backward()
+    assert (a.grad, b.grad) == (4.0, 2.0)
+    out.backward()  # a second backward through the same graph: leaves accumulate
+    assert (a.grad, b.grad) == (8.0, 4.0)
+    assert h.grad == 1.0  # an intermediate shows this call's gradient, not a sum
+    a.zero_grad()
+    b.zero_grad()
+    assert (a.grad, b.grad) == (0.0, 0.0)
+    out.backward()
+    assert (a.grad, b.grad) == (4.0, 2.0)
+
+
+def test_intermediate_grads_do_not_leak_between_calls():
+    a, b = Value(2.0), Value(3.0)
+    h = a * b
+    (h * 2.0).backward()
+    assert h.grad == 2.0
+    (h * 5.0).backward()  # a new graph over the same h
+    assert h.grad == 5.0  # not 7
+    assert a.grad == pytest.approx(2 * 3 + 5 * 3)  # the leaf does accumulate
+
+
+def test_backward_with_gradient_argument():
+    a = Value(3.0)
+    (a * a).backward(0.5)
+    assert a.grad == 3.0
+
+
+def test_no_pending_state_left_after_backward():
+    a, b = Value(2.0), Value(-1.0)
+    out = ((a * b + a).tanh() * (b - a)).relu() + a
+    out.backward()
+    assert all(n._gacc is None for n in toposort(out))
+
+
+def test_pending_state_cleared_when_a_backward_function_raises():
+    a = Value(2.0)
+
+    def boom(out, g):
+        raise RuntimeError("boom")
+
+    bad = Value(1.0, _prev=(a,), _op="boom", _backward=boom)
+    out = bad * a + a
+    with pytest.raises(RuntimeError, match="boom"):
+        out.backward()
+    assert all(n._gacc is None for n in toposort(out))
+    (a * 2.0).backward()  # the engine still works afterwards
+    assert a.grad == 2.0
+
+
+def test_gradient_through_mutated_leaf_uses_current_data():
+    w = Value(2.0)
+    (w * 3.0).backward()
+    assert w.grad == 3.0
+
+
+# --- no_grad -----------------------------------------------------------------------
+def test_no_grad_context_records_nothing():
+    a = Value(2.0)
+    with no_grad():
+        b = a * 3.0 + 1.0
+        c = b.tanh().exp()
+    assert b._prev == () and c._prev == ()
+    assert b.data == 7.0
+    c.backward()
+    assert a.grad == 0.0  # nothing flowed back to a
+    d = a * 3.0  # recording resumes after the block
+    assert d._prev == (a, d._prev[1]) and len(d._prev) == 2
+
+
+def test_no_grad_decorator_records_nothing():
+    @no_grad()
+    def f(x):
+        return x * x + 1.0
+
+    a = Value(3.0)
+    y = f(a)
+    assert y._prev == () and y.data == 10.0
+    assert (a * a)._prev  # recording is back on outside the function
+
+
+# --- big graphs ------------------------------------------------------------------------
+def test_million_deep_chain_backpropagates():
+    x = Value(1.0)
+    c = Value(1.000001)
+    y = x
+    for _ in range(1_000_000):
+        y = y * c
+    y.backward()  # no RecursionError
+    assert x.grad == pytest.approx(1.000001**1_000_000, rel=1e-9)
+    assert c.grad == pytest.approx(1_000_000 * 1.000001**999_999, rel=1e-6)
+
+
+# --- documented behaviour on bad input ---------------------------------------------------
+@pytest.mark.parametrize(
+    "make, op",
+    [
+        (lambda: Value(1.0) + "x", "__add__"),
+        (lambda: Value(1.0) * [1], "__mul__"),
+        (lambda: Value(1.0) - None, "__sub__"),
+        (lambda: Value(1.0) / "2", "__truediv__"),
+        (lambda: Value(1.0) ** "2", "__pow__"),
+        (lambda: "x" + Value(1.0), "__radd__"),
+        (lambda: None * Value(1.0), "__rmul__"),
+    ],
+)
+def test_type_error_names_op_and_type(make, op):
+    with pytest.raises(TypeError) as e:
+        make()
+    msg = str(e.value)
+    assert op in msg
+    assert any(t in msg for t in ("str", "list", "NoneType"))
+
+
+@pytest.mark.parametrize("x", [0.0, -1.0, -1e-300])
+def test_log_of_non_positive_raises(x):
+    with pytest.raises(ValueError, match="log"):
+        Value(x).log()
+
+
+def test_division_by_zero_raises():
+    with pytest.raises(ZeroDivisionError):
+        Value(1.0) / 0
+    with pytest.raises(ZeroDivisionError):
+        Value(1.0) / Value(0.0)
+    with pytest.raises(ZeroDivisionError):
+        2.0 / Value(0.0)
+
+
+def test_pow_negative_base_with_value_exponent_raises():
+    with pytest.raises(ValueError, match="base"):
+        Value(-2.0) ** Value(2.0)
+
+
+def test_pow_zero_base_with_value_exponent():
+    a, b = Value(0.0), Value(2.0)
+    out = a**b
+    assert out.data == 0.0
+    out.backward()
+    assert a.grad == 0.0 and b.grad == 0.0
+
+
+def test_pow_non_real_result_raises():
+    with pytest.raises(ValueError):
+        Value(-8.0) ** 0.5
+
+
+def test_exp_overflow_gives_inf():
+    y = Value(1000.0).exp()
+    assert y.data == math.inf
+
+
+def test_step_zero_gradient_at_and_around_zero():
+    for v in (-1.0, 0.0, 1.0):
+        x = Value(v)
+        x.step().backward()
+        assert x.grad == 0.0
+    assert Value(0.0).step().data == 0.0
+
+
+# --- the checker can fail --------------------------------------------------------------------
+def test_a_wrong_derivative_is_caught(monkeypatch):
+    monkeypatch.setattr(value_mod, "_tanh_backward", lambda out, g: (g * out.data,))
+    with pytest.raises(AssertionError):
+        check(lambda x: x.tanh(), 0.7)
+
+
+def test_repr_and_label():
+    v = Value(1.5, label="w")
+    assert "1.5" in repr(v) and "w" in repr(v)
+    h = v * 2.0
+    h.label = "h"
+    assert h.label == "h" and h._op == "*"
