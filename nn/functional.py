@@ -323,10 +323,8 @@ class CrossEntropy(Function):
     """
 
     def forward(self, z):
-        zmax = z.max(axis=1, keepdims=True)
-        with np.errstate(over="ignore"):
-            lse = np.log(np.exp(z - zmax).sum(axis=1, keepdims=True)) + zmax
-        logp = z - lse
+        zc = z - z.max(axis=1, keepdims=True)  # shifted logits: exact, so float32 keeps its precision
+        logp = zc - np.log(np.exp(zc).sum(axis=1, keepdims=True))
         self.logp = logp
         return -(self.q * logp).sum(axis=1) * self.mask
 

@@ -1,0 +1,186 @@
+"""Losses: hand computations, reductions, stability, finite differences, PyTorch agreement."""
+
+import numpy as np
+import pytest
+
+import nn
+import nn.functional as F
+from autograd import Tensor, gradcheck, gradgradcheck
+
+RNG = np.random.default_rng(0)
+
+
+def t64(a, requires_grad=True):
+    return Tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
+
+
+def log_softmax_np(z):
+    m = z.max(1, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(1, keepdims=True))
+
+
+# --- regression losses -------------------------------------------------------------------
+def test_mse_and_l1_by_hand_and_reductions():
+    o, y = RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))
+    for red, f in [("mean", np.mean), ("sum", np.sum), ("none", lambda a: a)]:
+        np.testing.assert_allclose(F.mse_loss(t64(o), t64(y), red).data, f((o - y) ** 2))
+        np.testing.assert_allclose(nn.L1Loss(red)(t64(o), y).data, f(np.abs(o - y)))
+    gradcheck(lambda o, y: F.mse_loss(o, y), t64(o), t64(y))
+    gradcheck(lambda o: F.l1_loss(o, t64(y, False), "sum"), t64(o))
+    with pytest.raises(ValueError, match="equal shapes"):
+        F.mse_loss(t64(o), t64(y[:, :1]))
+    with pytest.raises(ValueError, match="reduction"):
+        nn.MSELoss(reduction="avg")
+
+
+def test_mse_relation_to_lecture_l2_loss():
+    o, y = t64(RNG.normal(size=(5, 2))), RNG.normal(size=(5, 2))
+    l2 = 0.5 * ((o.data - y) ** 2).sum()
+    np.testing.assert_allclose((nn.MSELoss(reduction="sum")(o, y) / 2).data, l2)
+    nn.MSELoss()(o, y).backward()
+    np.testing.assert_allclose(o.grad.data, 2 / o.size * (o.data - y))
+
+
+# --- cross-entropy -----------------------------------------------------------------------
+def test_cross_entropy_by_hand_and_reductions():
+    z = RNG.normal(size=(6, 4)) * 3
+    t = np.array([0, 3, 1, 1, 2, 0])
+    per = -log_softmax_np(z)[np.arange(6), t]
+    np.testing.assert_allclose(F.cross_entropy(t64(z), t).data, per.mean())
+    np.testing.assert_allclose(F.cross_entropy(t64(z), Tensor(t, dtype=np.int64), "sum").data, per.sum())
+    np.testing.assert_allclose(nn.CrossEntropyLoss(reduction="none")(t64(z), t).data, per)
+    ls = nn.LogSoftmax(dim=1)(t64(z))
+    np.testing.assert_allclose(nn.NLLLoss()(ls, t).data, per.mean())
+    np.testing.assert_allclose(F.nll_loss(ls, t, "none").data, per)
+    one = F.cross_entropy(t64(z[0]), np.int64(0))
+    np.testing.assert_allclose(one.data, per[0])
+
+
+def test_cross_entropy_gradient_finite_differences():
+    z = t64(RNG.normal(size=(5, 4)))
+    t = np.array([0, 3, 1, 1, 2])
+    for red in ("mean", "sum"):
+        gradcheck(lambda z: F.cross_entropy(z, t, red, label_smoothing=0.1), z)
+    gradcheck(lambda z: F.cross_entropy(z, t, "none") * t64(np.arange(5.0), False), z)
+    gradgradcheck(lambda z: F.cross_entropy(z, t), z)
+    gradcheck(lambda z: F.nll_loss(F.log_softmax(z, 1), t), z)
+    z.grad = None
+    F.cross_entropy(z, t).backward()
+    p = np.exp(log_softmax_np(z.data))
+    np.testing.assert_allclose(z.grad.data, (p - np.eye(4)[t]) / 5)
+
+
+def test_label_smoothing_by_hand():
+    z = RNG.normal(size=(3, 5))
+    t = np.array([4, 0, 2])
+    eps = 0.2
+    q = np.eye(5)[t] * (1 - eps) + eps / 5
+    expect = -(q * log_softmax_np(z)).sum(1).mean()
+    np.testing.assert_allclose(nn.CrossEntropyLoss(label_smoothing=eps)(t64(z), t).data, expect)
+    np.testing.assert_allclose(F.cross_entropy(t64(z), q).data, expect)  # probability targets
+
+
+def test_cross_entropy_ignore_index_and_spatial():
+    z = RNG.normal(size=(4, 3))
+    t = np.array([0, -100, 2, 1])
+    per = -log_softmax_np(z)[np.arange(4), np.maximum(t, 0)]
+    np.testing.assert_allclose(F.cross_entropy(t64(z), t).data, per[[0, 2, 3]].mean())
+    zz = RNG.normal(size=(2, 3, 4, 4))
+    tt = RNG.integers(0, 3, size=(2, 4, 4))
+    flat = zz.transpose(0, 2, 3, 1).reshape(-1, 3)
+    per = -log_softmax_np(flat)[np.arange(32), tt.reshape(-1)]
+    np.testing.assert_allclose(F.cross_entropy(t64(zz), tt, "none").data, per.reshape(2, 4, 4))
+    gradcheck(lambda z: F.cross_entropy(z, tt), t64(zz), mode="random")
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    z = Tensor(np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]], np.float32), requires_grad=True)
+    loss = F.cross_entropy(z, np.array([1, 0]), label_smoothing=0.1)
+    loss.backward()
+    assert np.isfinite(loss.data) and np.isfinite(z.grad.data).all()
+    np.testing.assert_allclose(F.cross_entropy(z, np.array([0, 1]), "none").data, [0, np.log(2)], rtol=1e-6)
+
+
+def test_cross_entropy_target_errors():
+    z = t64(RNG.normal(size=(2, 3)))
+    with pytest.raises(TypeError, match="int64"):
+        F.cross_entropy(z, np.array([0.0, 1.0]))
+    with pytest.raises(IndexError, match="out of range"):
+        F.cross_entropy(z, np.array([0, 3]))
+    with pytest.raises(ValueError, match="shape"):
+        F.cross_entropy(z, np.array([0, 1, 2]))
+
+
+# --- binary cross-entropy -----------------------------------------------------------------
+def test_bce_by_hand_clamp_and_gradients():
+    p = RNG.uniform(0.05, 0.95, size=(4, 2))
+    y = RNG.uniform(size=(4, 2))
+    expect = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    np.testing.assert_allclose(nn.BCELoss(reduction="none")(t64(p), y).data, expect)
+    gradcheck(lambda p, y: F.binary_cross_entropy(p, y), t64(p), t64(y))
+    edge = t64([0.0, 1.0, 0.0, 1.0])
+    loss = F.binary_cross_entropy(edge, t64([1.0, 0.0, 0.0, 1.0], False), "none")
+    np.testing.assert_allclose(loss.data, [100, 100, 0, 0])  # logs clamped at -100
+    loss.sum().backward()
+    assert np.isfinite(edge.grad.data).all()
+    with pytest.raises(ValueError, match="probabilities"):
+        F.binary_cross_entropy(t64([1.5]), t64([1.0]))
+
+
+def test_bce_with_logits_stable_and_consistent():
+    x = RNG.normal(size=(5, 3)) * 2
+    y = RNG.integers(0, 2, size=(5, 3)).astype(float)
+    sig = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(nn.BCEWithLogitsLoss()(t64(x), y).data,
+                               F.binary_cross_entropy(t64(sig), y).data, rtol=1e-10)
+    gradcheck(lambda x, y: F.binary_cross_entropy_with_logits(x, y, "sum"), t64(x), t64(y))
+    pw = t64([1.0, 2.0, 3.0])
+    expect = -(pw.data * y * np.log(sig) + (1 - y) * np.log(1 - sig)).mean()
+    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(t64(x), y, pos_weight=pw).data, expect)
+    gradcheck(lambda x, pw: F.binary_cross_entropy_with_logits(x, t64(y, False), pos_weight=pw), t64(x), pw)
+    big = Tensor(np.array([1e4, -1e4, 1e4, 0.0], np.float32), requires_grad=True)
+    loss = F.binary_cross_entropy_with_logits(big, np.array([0.0, 1.0, 1.0, 1.0]), "none")
+    np.testing.assert_allclose(loss.data, [1e4, 1e4, 0, np.log(2)], rtol=1e-6)
+    loss.sum().backward()
+    np.testing.assert_allclose(big.grad.data, [1, -1, 0, -0.5])  # sigmoid(x) - y, exact at 0 too
+
+
+def test_one_hot():
+    oh = F.one_hot(np.array([2, 0]), 4)
+    assert oh.dtype == np.int64 and oh.data.tolist() == [[0, 0, 1, 0], [1, 0, 0, 0]]
+    assert F.one_hot(Tensor(np.array([[1], [2]]), dtype=np.int64)).shape == (2, 1, 3)
+    with pytest.raises(ValueError):
+        F.one_hot(np.array([5]), 3)
+
+
+# --- PyTorch ---------------------------------------------------------------------------------
+def test_losses_match_torch():
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
+    z = RNG.normal(size=(6, 5)) * 4
+    t = RNG.integers(0, 5, size=6)
+    t[2] = -100
+    p = RNG.uniform(0.01, 0.99, size=(6, 5))
+    y = RNG.uniform(size=(6, 5))
+    pw = RNG.uniform(0.5, 2, size=5)
+    cases = [
+        (lambda a, r: F.cross_entropy(a, t, r, label_smoothing=0.15),
+         lambda a, r: tF.cross_entropy(a, torch.tensor(t), reduction=r, label_smoothing=0.15), z),
+        (lambda a, r: F.nll_loss(a, t, r), lambda a, r: tF.nll_loss(a, torch.tensor(t), reduction=r), z),
+        (lambda a, r: F.mse_loss(a, y, r), lambda a, r: tF.mse_loss(a, torch.tensor(y), reduction=r), z),
+        (lambda a, r: F.l1_loss(a, y, r), lambda a, r: tF.l1_loss(a, torch.tensor(y), reduction=r), z),
+        (lambda a, r: F.binary_cross_entropy(a, y, r),
+         lambda a, r: tF.binary_cross_entropy(a, torch.tensor(y), reduction=r), p),
+        (lambda a, r: F.binary_cross_entropy_with_logits(a, y, r, pos_weight=pw),
+         lambda a, r: tF.binary_cross_entropy_with_logits(a, torch.tensor(y), reduction=r,
+                                                          pos_weight=torch.tensor(pw)), z),
+    ]
+    for ours, theirs, data in cases:
+        for red in ("mean", "sum", "none"):
+            a, at = t64(data), torch.tensor(data, requires_grad=True)
+            lo, lt = ours(a, red), theirs(at, red)
+            np.testing.assert_allclose(lo.data, lt.detach().numpy(), rtol=1e-10, atol=1e-12)
+            w = RNG.normal(size=lo.shape)
+            (lo * t64(w, False)).sum().backward()
+            (lt * torch.tensor(w)).sum().backward()
+            np.testing.assert_allclose(a.grad.data, at.grad.numpy(), rtol=1e-8, atol=1e-12)
