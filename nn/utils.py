@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "count_parameters", "parameters_to_vector",
-           "vector_to_parameters"]
+           "vector_to_parameters", "record_layers"]
 
 
 def _params_list(parameters: Any) -> list[Any]:
@@ -103,3 +104,45 @@ def vector_to_parameters(vec: np.ndarray, parameters: Iterable[Any]) -> None:
         i += n
     if i != vec.size:
         raise ValueError(f"vector has {vec.size} entries, parameters have {i}")
+
+
+@contextmanager
+def record_layers(model: Any) -> Iterator[dict[int, str]]:
+    """Within the ``with`` block, remember which layer of ``model`` computed each graph node.
+
+    Yields a dict ``id(node) -> layer name`` (PyTorch names such as ``conv1`` or ``features.0``) that fills
+    up as the model runs forward: every node created inside a leaf module's ``forward`` (and the module's
+    parameters) is assigned to that module.  Nodes made by the model's own ``forward`` between layers
+    (e.g. a ``flatten``) are not in the dict.  Used to group a drawing by layer::
+
+        with record_layers(model) as layer_of:
+            loss = F.cross_entropy(model(x), y)
+        autograd.draw(loss, group_by=lambda node: layer_of.get(id(node)))
+    """
+    layer_of: dict[int, str] = {}
+    wrapped = []
+    for name, m in model.named_modules():
+        if not name or any(True for _ in m.children()):
+            continue
+        orig = m.forward
+
+        def forward(*args: Any, _orig: Any = orig, _name: str = name, **kwargs: Any) -> Any:
+            out = _orig(*args, **kwargs)
+            stop = {id(a) for a in args}
+            outs = out if isinstance(out, tuple | list) else (out,)
+            stack = [o for o in outs if hasattr(o, "_prev")]
+            while stack:
+                node = stack.pop()
+                if id(node) in stop or id(node) in layer_of:
+                    continue
+                layer_of[id(node)] = _name
+                stack.extend(node._prev)
+            return out
+
+        m.__dict__["forward"] = forward
+        wrapped.append(m)
+    try:
+        yield layer_of
+    finally:
+        for m in wrapped:
+            m.__dict__.pop("forward", None)
