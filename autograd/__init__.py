@@ -29,7 +29,7 @@ from .tensor import (
 from .value import Value
 
 try:
-    from .gradcheck import gradcheck, gradgradcheck
+    from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 except ImportError:  # pragma: no cover - while being written
     pass
 try:
