@@ -9,24 +9,20 @@ losses (``nn.CrossEntropyLoss``, ...), ``nn.functional`` (as ``F``), ``nn.init``
 
 from importlib.util import find_spec as _find_spec
 
-from . import data, datasets, functional, init, layers, losses, models, scalar
+from . import data, datasets, functional, init, layers, losses, models, optim, scalar, serialization, utils
 from .layers import *
 from .losses import *
 from .models import MLP, LeNet5
 from .module import Buffer, Module, ModuleDict, ModuleList, Parameter, Sequential
+from .serialization import load, save
 
-# modules written by others that may not exist yet; the guards can go once they are committed
-if _find_spec("nn.serialization") is not None:
-    from .serialization import load, save
-if _find_spec("nn.optim") is not None:
-    from . import optim
-if _find_spec("nn.utils") is not None:
-    from . import utils
+# nn.train is not committed yet: remove this guard once it is
 if _find_spec("nn.train") is not None:
     from . import train
 
 __all__ = [
     "Module", "Parameter", "Buffer", "Sequential", "ModuleList", "ModuleDict", "functional", "init", "models",
-    "layers", "losses", "data", "datasets", "scalar", "LeNet5", "MLP",
+    "layers", "losses", "data", "datasets", "scalar", "optim", "utils", "serialization", "save", "load", "LeNet5",
+    "MLP",
     *layers.__all__, *losses.__all__,
 ]
