@@ -12,7 +12,19 @@ things to this module:
     chain rule: ``dL/dparent = dL/dnode * dnode/dparent``), ``None`` meaning
     "no gradient flows to this parent";
 ``grad``
-    where a leaf accumulates its gradient.
+    where a leaf accumulates its gradient;
+``_gacc``
+    a spare slot, ``None`` outside a backward pass: :func:`run_backward`
+    sums the gradient waiting at a node there (no dictionaries, no ``id``);
+``requires_grad``, ``_retain_grad``, ``_accumulate(g)``, ``_release()``
+    see :func:`run_backward`.
+
+A node class may also set ``_parent_slots = True`` (the scalar ``Value``
+does): its parents are then kept in two slots ``_a`` and ``_b`` (``None``
+when absent) and ``_prev`` is derived from them, which saves one tuple (one
+object for the garbage collector) per node.  The core reads those slots
+directly on its fast path (:func:`_toposort_slots`, :func:`_backward_slots`);
+every other node, e.g. the ``Tensor``, goes through ``_prev``.
 
 :func:`toposort` orders the nodes reachable from a root so that every node
 comes after its parents, and :func:`run_backward` walks that order backwards
