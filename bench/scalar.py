@@ -15,6 +15,7 @@ Run:  .venv/bin/python bench/scalar.py [--repeats 5] [--steps 6]
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -45,14 +46,20 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int = 0):
     return X.tolist(), y.tolist()
 
 
-def step(Value, model, X, y, lr):
-    """One full training step; identical code for both libraries. Returns the loss node."""
+def step(Value, model, X, y, lr, marks=None):
+    """One full training step; identical code for both libraries. Returns the loss node.
+
+    ``marks`` (a list) receives the time after the forward pass, to split
+    forward from zero_grad + backward + update.
+    """
     inputs = [list(map(Value, row)) for row in X]
     scores = list(map(model, inputs))
     losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
     data_loss = sum(losses) * (1.0 / len(losses))
     reg_loss = 1e-4 * sum(p * p for p in model.parameters())
     total = data_loss + reg_loss
+    if marks is not None:
+        marks.append(time.perf_counter())
     model.zero_grad()
     total.backward()
     for p in model.parameters():
@@ -76,15 +83,31 @@ def worker(lib: str, steps: int) -> None:
         from nn.scalar import MLP
 
         model = MLP(2, [16, 16, 1], seed=1337)
-    times = []
+    # Observe (never change) the collector: time spent in collections per step.
+    gc_time = [0.0]
+    started = [0.0]
+
+    def on_gc(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            gc_time[0] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(on_gc)
+    times, fwd, gcs = [], [], []
     loss = None
     for k in range(steps):
         lr = 1.0 - 0.9 * k / 100
         loss = None  # drop the previous graph before timing (both libraries alike)
+        marks: list = []
+        gc_time[0] = 0.0
         t0 = time.perf_counter()
-        loss = step(Value, model, X, y, lr)
+        loss = step(Value, model, X, y, lr, marks)
         times.append(time.perf_counter() - t0)
-    out = {"times": times, "loss": float(loss.data)}
+        fwd.append(marks[0] - t0)
+        gcs.append(gc_time[0])
+    gc.callbacks.remove(on_gc)
+    out = {"times": times, "fwd": fwd, "gc": gcs, "loss": float(loss.data)}
     if lib == "chainrule":
         from autograd.graph import toposort
 
@@ -117,27 +140,40 @@ def main() -> None:
         import micrograd  # noqa: F401
     except ImportError:
         raise SystemExit("micrograd is not installed: pip install micrograd==0.1.0  (the 'bench' extra)") from None
-    per = {"micrograd": [], "chainrule": []}
+    per: dict = {lib: {"times": [], "fwd": [], "gc": []} for lib in ("micrograd", "chainrule")}
     nodes = 0
-    losses = {}
     for _ in range(args.repeats):
         for lib in ("micrograd", "chainrule"):
             r = run(lib, args.steps)
-            per[lib].extend(r["times"][1:])  # drop the warm-up step
-            losses[lib] = r["loss"]
+            for key in ("times", "fwd", "gc"):
+                per[lib][key].extend(r[key][1:])  # drop the warm-up step
             nodes = r.get("nodes", nodes)
-    mg = statistics.median(per["micrograd"])
-    ours = statistics.median(per["chainrule"])
-    print(f"two-moons training step (MLP 2-16-16-1, 100 points, {nodes} graph nodes), GC on")
-    print(f"{args.repeats} fresh subprocesses per library, {args.steps - 1} timed steps each, median")
+    med = {lib: {k: statistics.median(v) for k, v in d.items()} for lib, d in per.items()}
+    mg, ours = med["micrograd"]["times"], med["chainrule"]["times"]
+    print(f"two-moons training step (MLP 2-16-16-1, 100 points, {nodes} graph nodes), GC on (default thresholds)")
+    print(f"{args.repeats} fresh subprocesses per library, alternating, {args.steps - 1} timed steps each; medians")
+    try:
+        load = os.getloadavg()[0]
+        if load > (os.cpu_count() or 1):
+            print(f"warning: load average {load:.1f} > {os.cpu_count()} CPUs; timings are noisy")
+    except OSError:
+        pass
     print()
-    print(f"{'library':<12}{'median ms':>12}{'min ms':>10}{'max ms':>10}{'nodes/s':>14}")
-    for lib, med in (("micrograd", mg), ("chainrule", ours)):
-        t = per[lib]
-        print(f"{lib:<12}{med * 1e3:>12.1f}{min(t) * 1e3:>10.1f}{max(t) * 1e3:>10.1f}{nodes / med:>14,.0f}")
+    print(f"{'library':<11}{'step ms':>9}{'min ms':>9}{'forward':>9}{'backward':>10}{'in GC':>8}{'nodes/s':>12}")
+    for lib in ("micrograd", "chainrule"):
+        m, t = med[lib], per[lib]["times"]
+        print(
+            f"{lib:<11}{m['times'] * 1e3:>9.1f}{min(t) * 1e3:>9.1f}{m['fwd'] * 1e3:>9.1f}"
+            f"{(m['times'] - m['fwd']) * 1e3:>10.1f}{m['gc'] * 1e3:>8.1f}{nodes / m['times']:>12,.0f}"
+        )
     print()
-    print(f"speed-up (micrograd / chainrule, like for like): {mg / ours:.1f}x")
-    print(f"chainrule graph nodes per second (full step): {nodes / ours:,.0f}")
+    print("(forward = building the loss; backward = zero_grad + toposort + backward + SGD update;")
+    print(" 'in GC' = time inside garbage collections during the step, part of the other columns)")
+    print()
+    print(f"speed-up, like for like (median micrograd / median chainrule): {mg / ours:.1f}x")
+    print(f"speed-up of the fastest steps (min / min):                     "
+          f"{min(per['micrograd']['times']) / min(per['chainrule']['times']):.1f}x")
+    print(f"chainrule graph nodes per second (full step, median): {nodes / ours:,.0f}")
 
 
 if __name__ == "__main__":
