@@ -326,12 +326,16 @@ def make_graph(model: str = "lenet5", out: str = "lenet5_graph.svg", log: Any = 
     x, y = x[:1], y[:1]
     if spec["flatten"]:
         x = x.reshape(1, -1)
+    for name, prm in net.named_parameters():
+        prm.label = name
+    inp = autograd.Tensor(x)
+    inp.label = "input image" if not spec["flatten"] else "input (flattened image)"
     with record_layers(net) as layer_of:
-        logits = net(autograd.Tensor(x))
+        logits = net(inp)
     loss = F.cross_entropy(logits, y)
     loss.label = "loss"
     loss.backward(retain_graph=True)  # so the drawing shows gradients too
-    dot = autograd.draw(loss, group_by=lambda node: layer_of.get(id(node)), max_nodes=400)
+    dot = autograd.draw(loss, group_by=lambda node: layer_of.get(id(node)), max_nodes=400, rankdir="TB")
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if shutil.which("dot") is not None:

@@ -110,7 +110,7 @@ def vector_to_parameters(vec: np.ndarray, parameters: Iterable[Any]) -> None:
 def record_layers(model: Any) -> Iterator[dict[int, str]]:
     """Within the ``with`` block, remember which layer of ``model`` computed each graph node.
 
-    Yields a dict ``id(node) -> layer name`` (PyTorch names such as ``conv1`` or ``features.0``) that fills
+    Yields a dict ``id(node) -> layer`` (``"<name> (<class>)"`` with PyTorch names, e.g. ``"c1 (Conv2d)"``) that fills
     up as the model runs forward: every node created inside a leaf module's ``forward`` (and the module's
     parameters) is assigned to that module.  Nodes made by the model's own ``forward`` between layers
     (e.g. a ``flatten``) are not in the dict.  Used to group a drawing by layer::
@@ -126,7 +126,7 @@ def record_layers(model: Any) -> Iterator[dict[int, str]]:
             continue
         orig = m.forward
 
-        def forward(*args: Any, _orig: Any = orig, _name: str = name, **kwargs: Any) -> Any:
+        def forward(*args: Any, _orig: Any = orig, _name: str = f"{name} ({type(m).__name__})", **kwargs: Any) -> Any:
             out = _orig(*args, **kwargs)
             stop = {id(a) for a in args}
             outs = out if isinstance(out, tuple | list) else (out,)
