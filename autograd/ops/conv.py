@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..function import Function
 from ..tensor import Tensor
@@ -41,19 +41,23 @@ from ._util import lift
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d"]
 
 # Target size in bytes of one chunk's column matrix (fits in L2/L3 cache).
-_CHUNK_BYTES = 1 << 19
+_CHUNK_BYTES = 1 << 21
 
 _buffers: dict[tuple, np.ndarray] = {}
 
 
-def _buffer(shape: tuple, dtype: Any, slot: str) -> np.ndarray:
-    """A reused scratch array (contents undefined); one per (slot, shape, dtype)."""
+def _buffer(shape: tuple, dtype: Any, slot: Any, zero: bool = False) -> np.ndarray:
+    """A reused scratch array, one per (slot, shape, dtype).
+
+    Contents are whatever the last user left, except that ``zero`` buffers start as zeros (their
+    users only ever write the same positions, leaving the rest zero).
+    """
     key = (slot, shape, np.dtype(dtype).str)
     buf = _buffers.get(key)
     if buf is None:
-        if len(_buffers) > 32:
+        if len(_buffers) > 64:
             _buffers.clear()
-        buf = _buffers[key] = np.empty(shape, dtype)
+        buf = _buffers[key] = (np.zeros if zero else np.empty)(shape, dtype)
     return buf
 
 
@@ -123,6 +127,46 @@ def _im2col(xp: np.ndarray, gm: _ConvGeom, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def _flat_geometry(gm: _ConvGeom) -> tuple[int, int, int]:
+    """(Hp, Wp, L) of the stride-1 "flat rows" layout, L = (ho - 1) * Wp + wo."""
+    hp, wp = gm.xshape[2] + 2 * gm.ph, gm.xshape[3] + 2 * gm.pw
+    return hp, wp, (gm.ho - 1) * wp + gm.wo
+
+
+def _flat_cols(xp: np.ndarray, gm: _ConvGeom, out: np.ndarray) -> np.ndarray:
+    """Stride-1 columns: out[c, i, j, n, q] = xp[n, c].flat[i*Wp + j + q] for q < L.
+
+    Each row of the column matrix is one contiguous run of the padded image, so the copy moves
+    long runs (positions q = ho*Wp + wo with wo >= wo_max are junk, never read back).
+    """
+    m, c, hp, wp = xp.shape
+    kh, kw = gm.wshape[2:]
+    _, _, L = _flat_geometry(gm)
+    s = xp.strides
+    v = as_strided(xp, (c, kh, kw, m, L), (s[1], wp * s[3], s[3], s[0], s[3]), writeable=False)
+    np.copyto(out, v)
+    return out
+
+
+def _ext_view(buf: np.ndarray, m: int, gm: _ConvGeom) -> np.ndarray:
+    """The (m, O, ho, wo) positions of an (O, nb, L) flat-rows buffer."""
+    wp = _flat_geometry(gm)[1]
+    s = buf.strides
+    return as_strided(buf, (m, buf.shape[0], gm.ho, gm.wo), (s[1], s[0], wp * s[2], s[2]))
+
+
+def _plan(gm: _ConvGeom, itemsize: int) -> tuple[int, int]:
+    """(chunk of samples, L) for the stride-1 path."""
+    _, _, L = _flat_geometry(gm)
+    c, kh, kw = gm.wshape[1:]
+    return _chunk(gm.xshape[0], c * kh * kw * L * itemsize), L
+
+
+def _padded(x: np.ndarray, gm: _ConvGeom) -> np.ndarray:
+    xp = _pad(x, gm.ph, gm.pw)
+    return xp if xp.flags.c_contiguous else np.ascontiguousarray(xp)
+
+
 def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, gm: _ConvGeom) -> np.ndarray:
     n, c = x.shape[:2]
     o, _, kh, kw = w.shape
@@ -130,21 +174,44 @@ def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, gm: _ConvG
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     x = x.astype(dtype, copy=False)
     w2 = w.reshape(o, -1).astype(dtype, copy=False)
-    xp = _pad(x, gm.ph, gm.pw)
+    xp = _padded(x, gm)
     y = np.empty((n, o, ho, wo), dtype)
+    ckk = c * kh * kw
+    bias = None if b is None else b.astype(dtype, copy=False).reshape(1, o, 1, 1)
+    if gm.sh == gm.sw == 1:
+        nb, L = _plan(gm, y.itemsize)
+        cols = _buffer((c, kh, kw, nb, L), dtype, "cols")
+        ye = _buffer((o, nb, L), dtype, "yext")
+        for s in range(0, n, nb):
+            e = min(n, s + nb)
+            m = e - s
+            cc = _flat_cols(xp[s:e], gm, cols[:, :, :, :m]).reshape(ckk, m * L)
+            np.matmul(w2, cc, out=ye[:, :m].reshape(o, m * L))
+            if bias is None:
+                np.copyto(y[s:e], _ext_view(ye, m, gm))
+            else:
+                np.add(_ext_view(ye, m, gm), bias, out=y[s:e])
+        return y
     y3 = y.reshape(n, o, ho * wo)
-    ckk, p = c * kh * kw, ho * wo
+    p = ho * wo
     nb = _chunk(n, ckk * p * y.itemsize)
-    cols = _buffer((nb, c, kh, kw, ho, wo), dtype, "cols")
-    bias = None if b is None else b.astype(dtype, copy=False).reshape(1, o, 1)
+    cols = _buffer((nb, c, kh, kw, ho, wo), dtype, "cols6")
     for s in range(0, n, nb):
         e = min(n, s + nb)
         cc = _im2col(xp[s:e], gm, cols[: e - s])
-        out = y3[s:e]
-        np.matmul(w2, cc.reshape(e - s, ckk, p), out=out)
-        if bias is not None:
-            out += bias
+        np.matmul(w2, cc.reshape(e - s, ckk, p), out=y3[s:e])
+    if bias is not None:
+        y += bias
     return y
+
+
+def _g_ext(g: np.ndarray, s: int, e: int, nb: int, L: int, gm: _ConvGeom) -> np.ndarray:
+    """g[s:e] copied into a zero-junk (O, nb, L) flat-rows buffer; returns the (O, m*L) matrix."""
+    o = g.shape[1]
+    # zero junk positions depend on (Wp, wo), not only on L: they are part of the key
+    buf = _buffer((o, nb, L), g.dtype, ("gext", _flat_geometry(gm)[1], gm.wo), zero=True)
+    np.copyto(_ext_view(buf, e - s, gm), g[s:e])
+    return buf[:, : e - s].reshape(o, (e - s) * L)
 
 
 def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom) -> np.ndarray:
@@ -153,19 +220,36 @@ def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom) -> np.ndar
     o, _, kh, kw = w.shape
     ho, wo = gm.ho, gm.wo
     dtype = np.result_type(g, w)
+    g = g.astype(dtype, copy=False)
     ph, pw = gm.ph, gm.pw
     gxp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype)
     w2t = w.reshape(o, -1).T.astype(dtype, copy=False)
-    g3 = g.reshape(n, o, ho * wo)
-    ckk, p = c * kh * kw, ho * wo
-    nb = _chunk(n, ckk * p * gxp.itemsize)
-    buf = _buffer((nb, ckk, p), dtype, "gcols")
-    for s in range(0, n, nb):
-        e = min(n, s + nb)
-        gc = np.matmul(w2t, g3[s:e], out=buf[: e - s]).reshape(e - s, c, kh, kw, ho, wo)
-        dst = gxp[s:e]
-        for k, view in _windows(dst, kh, kw, gm.sh, gm.sw, ho, wo):
-            view += gc[:, :, k // kw, k % kw]
+    ckk = c * kh * kw
+    if gm.sh == gm.sw == 1:
+        nb, L = _plan(gm, gxp.itemsize)
+        hp, wp = gxp.shape[2:]
+        gcols = _buffer((c, kh, kw, nb, L), dtype, "cols")
+        flat = gxp.reshape(n, c, hp * wp)
+        for s in range(0, n, nb):
+            e = min(n, s + nb)
+            m = e - s
+            ge = _g_ext(g, s, e, nb, L, gm)
+            np.matmul(w2t, ge, out=gcols[:, :, :, :m].reshape(ckk, m * L))
+            for i in range(kh):
+                for j in range(kw):
+                    dst = flat[s:e, :, i * wp + j : i * wp + j + L]
+                    dst += gcols[:, i, j, :m].transpose(1, 0, 2)
+    else:
+        g3 = g.reshape(n, o, ho * wo)
+        p = ho * wo
+        nb = _chunk(n, ckk * p * gxp.itemsize)
+        buf = _buffer((nb, ckk, p), dtype, "gcols")
+        for s in range(0, n, nb):
+            e = min(n, s + nb)
+            gc = np.matmul(w2t, g3[s:e], out=buf[: e - s]).reshape(e - s, c, kh, kw, ho, wo)
+            dst = gxp[s:e]
+            for k, view in _windows(dst, kh, kw, gm.sh, gm.sw, ho, wo):
+                view += gc[:, :, k // kw, k % kw]
     if ph or pw:
         gxp = gxp[:, :, ph : ph + h, pw : pw + wd]
     return gxp
@@ -178,13 +262,26 @@ def _conv_backward_weight(x: np.ndarray, g: np.ndarray, gm: _ConvGeom) -> np.nda
     ho, wo = gm.ho, gm.wo
     dtype = np.result_type(x, g)
     x = x.astype(dtype, copy=False)
-    xp = _pad(x, gm.ph, gm.pw)
-    g3 = g.reshape(n, o, ho * wo)
-    ckk, p = c * kh * kw, ho * wo
+    g = g.astype(dtype, copy=False)
+    xp = _padded(x, gm)
+    ckk = c * kh * kw
     gw = np.zeros((o, ckk), dtype)
+    if gm.sh == gm.sw == 1:
+        nb, L = _plan(gm, gw.itemsize)
+        cols = _buffer((c, kh, kw, nb, L), dtype, "cols")
+        part = _buffer((o, ckk), dtype, "wpart")
+        for s in range(0, n, nb):
+            e = min(n, s + nb)
+            m = e - s
+            cc = _flat_cols(xp[s:e], gm, cols[:, :, :, :m]).reshape(ckk, m * L)
+            ge = _g_ext(g, s, e, nb, L, gm)
+            gw += np.matmul(ge, cc.T, out=part)
+        return gw.reshape(gm.wshape)
+    g3 = g.reshape(n, o, ho * wo)
+    p = ho * wo
     nb = _chunk(n, ckk * p * gw.itemsize)
-    cols = _buffer((nb, c, kh, kw, ho, wo), dtype, "cols")
-    part = _buffer((nb, o, ckk), dtype, "wpart")
+    cols = _buffer((nb, c, kh, kw, ho, wo), dtype, "cols6")
+    part = _buffer((nb, o, ckk), dtype, "wpart3")
     for s in range(0, n, nb):
         e = min(n, s + nb)
         cc = _im2col(xp[s:e], gm, cols[: e - s]).reshape(e - s, ckk, p)
@@ -333,6 +430,8 @@ def _scatter(g: np.ndarray, gm: _PoolGeom, idx: np.ndarray | None) -> np.ndarray
     """
     n, c, h, w = gm.xshape
     ph, pw = gm.ph, gm.pw
+    if idx is not None and _is_2x2(gm):
+        return _scatter2x2(g, idx, gm)
     gxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), g.dtype)
     add = gm.overlapping
     for k, view in _windows(gxp, gm.kh, gm.kw, gm.sh, gm.sw, gm.ho, gm.wo):
@@ -350,11 +449,50 @@ def _scatter(g: np.ndarray, gm: _PoolGeom, idx: np.ndarray | None) -> np.ndarray
     return gxp
 
 
+def _is_2x2(gm: _PoolGeom) -> bool:
+    return gm.kh == gm.kw == gm.sh == gm.sw == 2 and gm.ph == gm.pw == 0
+
+
+_K2x2 = np.array([0, 1, 2, 3], np.uint8).reshape(1, 1, 1, 2, 1, 2)
+
+
+def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
+    """2x2 stride-2 max-pool via a (N, C, ho, 2, wo, 2) view: pairwise maxima, strict comparisons."""
+    n, c = x.shape[:2]
+    ho, wo = gm.ho, gm.wo
+    x6 = x[:, :, : 2 * ho, : 2 * wo].reshape(n, c, ho, 2, wo, 2)
+    left, right = x6[..., 0], x6[..., 1]
+    m = np.maximum(left, right)  # (n, c, ho, 2, wo): max of each row pair
+    iw = np.greater(right, left)  # the right one wins only if strictly bigger
+    top, bottom = m[:, :, :, 0], m[:, :, :, 1]
+    y = np.maximum(top, bottom)
+    ih = np.greater(bottom, top)
+    idx = np.where(ih, iw[:, :, :, 1], iw[:, :, :, 0]).view(np.uint8)
+    idx += ih.view(np.uint8) << 1
+    return y, idx
+
+
+def _scatter2x2(g: np.ndarray, idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
+    n, c, h, w = gm.xshape
+    ho, wo = gm.ho, gm.wo
+    g6 = g.reshape(n, c, ho, 1, wo, 1)
+    sel = idx.reshape(n, c, ho, 1, wo, 1) == _K2x2
+    gx = np.where(sel, g6, g.dtype.type(0)).reshape(n, c, 2 * ho, 2 * wo)
+    if (2 * ho, 2 * wo) != (h, w):
+        full = np.zeros((n, c, h, w), g.dtype)
+        full[:, :, : 2 * ho, : 2 * wo] = gx
+        gx = full
+    return gx
+
+
 class MaxPool2d(Function):
     """y = max over each window; dL/dx = g at the (first, row-major) argmax of each window, 0 elsewhere."""
 
     def forward(self, x):
         gm = self.gm
+        if _is_2x2(gm):
+            y, self.idx = _max2x2(x, gm)
+            return y
         xp = _pad(x, gm.ph, gm.pw, -np.inf)
         views = _windows(xp, gm.kh, gm.kw, gm.sh, gm.sw, gm.ho, gm.wo)
         _, first = next(views)
