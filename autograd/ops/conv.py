@@ -453,35 +453,44 @@ def _is_2x2(gm: _PoolGeom) -> bool:
     return gm.kh == gm.kw == gm.sh == gm.sw == 2 and gm.ph == gm.pw == 0
 
 
-_K2x2 = np.array([0, 1, 2, 3], np.uint8).reshape(1, 1, 1, 2, 1, 2)
-
-
 def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
-    """2x2 stride-2 max-pool via a (N, C, ho, 2, wo, 2) view: pairwise maxima, strict comparisons."""
+    """2x2 stride-2 max-pool via a (N, C, ho, 2, wo, 2) view: pairwise maxima, strict comparisons.
+
+    The window index (0..3, row-major) is assembled with uint8 bit operations (np.where is slower).
+    """
     n, c = x.shape[:2]
     ho, wo = gm.ho, gm.wo
     x6 = x[:, :, : 2 * ho, : 2 * wo].reshape(n, c, ho, 2, wo, 2)
     left, right = x6[..., 0], x6[..., 1]
     m = np.maximum(left, right)  # (n, c, ho, 2, wo): max of each row pair
-    iw = np.greater(right, left)  # the right one wins only if strictly bigger
+    iw = np.greater(right, left).view(np.uint8)  # the right one wins only if strictly bigger
     top, bottom = m[:, :, :, 0], m[:, :, :, 1]
     y = np.maximum(top, bottom)
-    ih = np.greater(bottom, top)
-    idx = np.where(ih, iw[:, :, :, 1], iw[:, :, :, 0]).view(np.uint8)
-    idx += ih.view(np.uint8) << 1
+    ih = np.greater(bottom, top).view(np.uint8)  # the bottom row wins only if strictly bigger
+    a = iw[:, :, :, 0]
+    idx = np.bitwise_xor(a, iw[:, :, :, 1])
+    idx &= ih
+    idx ^= a  # the winning row's column bit
+    idx |= ih << 1
     return y, idx
 
 
-def _scatter2x2(g: np.ndarray, idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
+def _flat_pos(idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
+    """2x2 path: flat position in the input of each window's winner."""
     n, c, h, w = gm.xshape
-    ho, wo = gm.ho, gm.wo
-    g6 = g.reshape(n, c, ho, 1, wo, 1)
-    sel = idx.reshape(n, c, ho, 1, wo, 1) == _K2x2
-    gx = np.where(sel, g6, g.dtype.type(0)).reshape(n, c, 2 * ho, 2 * wo)
-    if (2 * ho, 2 * wo) != (h, w):
-        full = np.zeros((n, c, h, w), g.dtype)
-        full[:, :, : 2 * ho, : 2 * wo] = gx
-        gx = full
+    key = ("pos2x2", gm.xshape)
+    base = _buffers.get(key)
+    if base is None:
+        ho, wo = gm.ho, gm.wo
+        base = (np.arange(n * c, dtype=np.intp).reshape(n, c, 1, 1) * (h * w)
+                + np.arange(ho, dtype=np.intp).reshape(ho, 1) * (2 * w) + 2 * np.arange(wo, dtype=np.intp))
+        _buffers[key] = base
+    return base + np.array([0, 1, w, w + 1], np.intp).take(idx)
+
+
+def _scatter2x2(g: np.ndarray, idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
+    gx = np.zeros(gm.xshape, g.dtype)
+    gx.reshape(-1)[_flat_pos(idx, gm)] = g
     return gx
 
 
@@ -524,6 +533,8 @@ class MaxPool2dGather(Function):
 
     def forward(self, v):
         gm = self.gm
+        if _is_2x2(gm):
+            return np.ascontiguousarray(v).reshape(-1)[_flat_pos(self.idx, gm)]
         vp = _pad(v, gm.ph, gm.pw)
         views = [view for _, view in _windows(vp, gm.kh, gm.kw, gm.sh, gm.sw, gm.ho, gm.wo)]
         if len(views) <= 32:
