@@ -1,0 +1,296 @@
+"""conv2d, max_pool2d, avg_pool2d: forward vs naive loops (and torch), gradients and
+gradients of gradients vs finite differences, error messages, tie handling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import autograd as ag
+from autograd.ops.conv import avg_pool2d, conv2d, max_pool2d
+
+try:
+    from autograd import gradcheck
+except ImportError:  # pragma: no cover - fallback while gradcheck is being written
+    gradcheck = None
+
+
+# --- naive references ---------------------------------------------------------------------------------
+def ref_conv(x, w, b, stride, padding):
+    (sh, sw), (ph, pw) = stride, padding
+    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    ho, wo = (h - kh) // sh + 1, (wd - kw) // sw + 1
+    y = np.zeros((n, o, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            patch = x[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
+            y[:, :, i, j] = np.einsum("nckl,ockl->no", patch, w)
+    return y if b is None else y + b[None, :, None, None]
+
+
+def ref_pool(x, kernel, stride, padding, kind):
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    fill = -np.inf if kind == "max" else 0.0
+    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    n, c, h, w = x.shape
+    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+    y = np.zeros((n, c, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            win = x[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
+            y[:, :, i, j] = win.max(axis=(2, 3)) if kind == "max" else win.mean(axis=(2, 3))
+    return y
+
+
+def distinct(rng, shape, scale=0.1):
+    """Distinct values (a scaled permutation), so pooling windows have no ties."""
+    return (rng.permutation(int(np.prod(shape))).reshape(shape) - np.prod(shape) / 2) * scale
+
+
+def fd_check(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+    if gradcheck is not None:
+        return gradcheck(fn, *inputs, eps=eps, atol=atol, rtol=rtol)
+    # local central differences of sum(fn * v)
+    out = fn(*inputs)
+    v = np.random.default_rng(0).standard_normal(out.shape)
+    (out * ag.Tensor(v)).sum().backward()
+    for t in inputs:
+        num = np.zeros_like(t.data)
+        for k in range(t.data.size):
+            old = t.data.flat[k]
+            t.data.flat[k] = old + eps
+            fp = (fn(*inputs).data * v).sum()
+            t.data.flat[k] = old - eps
+            fm = (fn(*inputs).data * v).sum()
+            t.data.flat[k] = old
+            num.flat[k] = (fp - fm) / (2 * eps)
+        np.testing.assert_allclose(t.grad.data, num, atol=atol, rtol=rtol)
+    return True
+
+
+def second_order_check(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+    """d/d(inputs) of sum(grad_x(sum(fn * u)) * v), via create_graph, vs finite differences of the first
+    order gradient."""
+    rng = np.random.default_rng(1)
+    out = fn(*inputs)
+    u = ag.Tensor(rng.standard_normal(out.shape))
+    x = inputs[0]
+    v = rng.standard_normal(x.shape)
+
+    def first_grad_dot_v():
+        for t in inputs:
+            t.grad = None
+        (fn(*inputs) * u).sum().backward()
+        return float((x.grad.data * v).sum())
+
+    for t in inputs:
+        t.grad = None
+    (fn(*inputs) * u).sum().backward(create_graph=True)
+    s = (x.grad * ag.Tensor(v)).sum()
+    for t in inputs:
+        t.grad = None
+    s.backward()
+    analytic = [None if t.grad is None else t.grad.data.copy() for t in inputs]
+    for t, a in zip(inputs, analytic):
+        num = np.zeros_like(t.data)
+        for k in range(t.data.size):
+            old = t.data.flat[k]
+            t.data.flat[k] = old + eps
+            fp = first_grad_dot_v()
+            t.data.flat[k] = old - eps
+            fm = first_grad_dot_v()
+            t.data.flat[k] = old
+            num.flat[k] = (fp - fm) / (2 * eps)
+        a = np.zeros_like(num) if a is None else a
+        np.testing.assert_allclose(a, num, atol=atol, rtol=rtol)
+
+
+pairs = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
+
+
+def as_pair(v):
+    return (v, v) if isinstance(v, int) else v
+
+
+# --- forward vs naive loops -----------------------------------------------------------------------------
+@given(n=st.integers(1, 3), c=st.integers(1, 3), o=st.integers(1, 4), h=st.integers(1, 9), w=st.integers(1, 9),
+       k=pairs, stride=pairs, padding=st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2))),
+       bias=st.booleans(), seed=st.integers(0, 2**16))
+def test_conv2d_forward_matches_loops(n, c, o, h, w, k, stride, padding, bias, seed):
+    kh, kw = as_pair(k)
+    ph, pw = as_pair(padding)
+    if kh > h + 2 * ph or kw > w + 2 * pw:
+        return
+    rng = np.random.default_rng(seed)
+    x, wt = rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, kh, kw))
+    b = rng.standard_normal(o) if bias else None
+    y = conv2d(ag.Tensor(x), ag.Tensor(wt), None if b is None else ag.Tensor(b), stride=stride, padding=padding)
+    np.testing.assert_allclose(y.data, ref_conv(x, wt, b, as_pair(stride), (ph, pw)), atol=1e-10)
+    y32 = conv2d(ag.Tensor(x.astype(np.float32)), ag.Tensor(wt.astype(np.float32)), stride=stride, padding=padding)
+    assert y32.dtype == np.float32
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9), k=pairs,
+       stride=st.one_of(st.none(), pairs), data=st.data(), seed=st.integers(0, 2**16))
+def test_pool_forward_matches_loops(kind, n, c, h, w, k, stride, data, seed):
+    kh, kw = as_pair(k)
+    ph = data.draw(st.integers(0, kh // 2))
+    pw = data.draw(st.integers(0, kw // 2))
+    if kh > h + 2 * ph or kw > w + 2 * pw:
+        return
+    x = distinct(np.random.default_rng(seed), (n, c, h, w))
+    f = max_pool2d if kind == "max" else avg_pool2d
+    y = f(ag.Tensor(x), k, stride, (ph, pw))
+    s = as_pair(stride) if stride is not None else (kh, kw)
+    np.testing.assert_allclose(y.data, ref_pool(x, (kh, kw), s, (ph, pw), kind), atol=1e-12)
+
+
+# --- gradients vs finite differences (float64) ----------------------------------------------------------
+@pytest.mark.parametrize("stride,padding", [(1, 0), (1, 1), (2, 1), ((2, 1), (0, 2))])
+def test_conv2d_gradients(stride, padding):
+    rng = np.random.default_rng(0)
+    x = ag.Tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=True)
+    w = ag.Tensor(rng.standard_normal((2, 3, 3, 2)), requires_grad=True)
+    b = ag.Tensor(rng.standard_normal(2), requires_grad=True)
+    assert fd_check(lambda x, w, b: conv2d(x, w, b, stride=stride, padding=padding), x, w, b)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("k,stride,padding", [(2, None, 0), (3, 2, 1), ((2, 3), (1, 2), (1, 1)), (2, 1, 0)])
+def test_pool_gradients(kind, k, stride, padding):
+    x = ag.Tensor(distinct(np.random.default_rng(2), (2, 2, 7, 6)), requires_grad=True)
+    f = max_pool2d if kind == "max" else avg_pool2d
+    assert fd_check(lambda x: f(x, k, stride, padding), x)
+
+
+@pytest.mark.parametrize("stride,padding", [(1, 0), (2, 1)])
+def test_conv2d_second_order(stride, padding):
+    rng = np.random.default_rng(3)
+    x = ag.Tensor(rng.standard_normal((2, 2, 5, 5)), requires_grad=True)
+    w = ag.Tensor(rng.standard_normal((2, 2, 3, 3)), requires_grad=True)
+    b = ag.Tensor(rng.standard_normal(2), requires_grad=True)
+    # tanh makes the second derivative depend on x as well as w
+    second_order_check(lambda x, w, b: conv2d(x, w, b, stride=stride, padding=padding).tanh(), (x, w, b))
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("k,stride,padding", [(2, None, 0), (3, 2, 1), (2, 1, 0)])
+def test_pool_second_order(kind, k, stride, padding):
+    x = ag.Tensor(distinct(np.random.default_rng(4), (1, 2, 6, 7), 0.05), requires_grad=True)
+    f = max_pool2d if kind == "max" else avg_pool2d
+    second_order_check(lambda x: f(x, k, stride, padding) ** 3, (x,))
+
+
+def test_lenet_block_second_order():
+    rng = np.random.default_rng(5)
+    x = ag.Tensor(rng.standard_normal((2, 1, 8, 8)), requires_grad=True)
+    w = ag.Tensor(rng.standard_normal((3, 1, 3, 3)), requires_grad=True)
+    second_order_check(lambda x, w: max_pool2d(conv2d(x, w).tanh(), 2) ** 2, (x, w))
+
+
+# --- against torch --------------------------------------------------------------------------------------
+@given(n=st.integers(1, 3), c=st.integers(1, 3), o=st.integers(1, 3), h=st.integers(3, 9), k=st.integers(1, 3),
+       stride=st.integers(1, 3), padding=st.integers(0, 1), seed=st.integers(0, 2**16))
+def test_conv2d_matches_torch(n, c, o, h, k, stride, padding, seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal((n, c, h, h + 1)), rng.standard_normal((o, c, k, k)), rng.standard_normal(o)
+    ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    ty = torch.nn.functional.conv2d(*ts, stride=stride, padding=padding)
+    g = rng.standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(g))
+    ours = [ag.Tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = conv2d(*ours, stride=stride, padding=padding)
+    y.backward(ag.Tensor(g))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), atol=1e-10)
+    for a, t in zip(ours, ts):
+        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@given(h=st.integers(2, 9), k=st.integers(1, 3), stride=st.integers(1, 3), data=st.data(), seed=st.integers(0, 2**16))
+def test_pool_matches_torch(kind, h, k, stride, data, seed):
+    torch = pytest.importorskip("torch")
+    padding = data.draw(st.integers(0, k // 2))
+    if k > h + 2 * padding:
+        return
+    x = distinct(np.random.default_rng(seed), (2, 2, h, h + 1))
+    tf = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tf(tx, k, stride, padding)
+    g = np.random.default_rng(seed + 1).standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(g))
+    X = ag.Tensor(x, requires_grad=True)
+    y = (max_pool2d if kind == "max" else avg_pool2d)(X, k, stride, padding)
+    y.backward(ag.Tensor(g))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(X.grad.data, tx.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("k,stride", [(2, None), (3, 1), (2, 1)])
+def test_max_pool_ties_match_torch(k, stride):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).integers(0, 3, (2, 2, 6, 7)).astype(np.float64)  # many ties
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(tx, k, stride).sum().backward()
+    X = ag.Tensor(x, requires_grad=True)
+    max_pool2d(X, k, stride).sum().backward()
+    np.testing.assert_array_equal(X.grad.data, tx.grad.numpy())
+
+
+# --- ties, dtype, errors --------------------------------------------------------------------------------
+def test_max_pool_tie_gradient_goes_to_first_in_row_major_order():
+    """A constant window sends its whole gradient to its top-left entry (as PyTorch)."""
+    x = ag.Tensor(np.ones((1, 1, 4, 4)), requires_grad=True)
+    max_pool2d(x, 2).sum().backward()
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = 1
+    np.testing.assert_array_equal(x.grad.data[0, 0], expected)
+    # a tie between the two bottom entries of a window: the bottom-left one (first in row-major order) wins
+    x = ag.Tensor(np.array([[[[0.0, 1.0], [5.0, 5.0]]]]), requires_grad=True)
+    max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data[0, 0], [[0, 0], [1, 0]])
+
+
+def test_float32_stays_float32():
+    x = ag.randn(2, 3, 8, 8, requires_grad=True)
+    w = ag.randn(4, 3, 3, 3, requires_grad=True)
+    b = ag.randn(4, requires_grad=True)
+    y = avg_pool2d(max_pool2d(conv2d(x, w, b, padding=1).relu(), 2), 2)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
+
+
+def test_big_batch_uses_several_chunks():
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((300, 2, 12, 12)), rng.standard_normal((3, 2, 5, 5))
+    y = conv2d(ag.Tensor(x), ag.Tensor(w), padding=2)
+    np.testing.assert_allclose(y.data, ref_conv(x, w, None, (1, 1), (2, 2)), atol=1e-9)
+
+
+def test_errors():
+    x = ag.zeros(2, 3, 8, 8)
+    with pytest.raises(ValueError, match=r"conv2d: input has 3 channels but weight expects 1 .*\(6, 1, 5, 5\)"):
+        conv2d(x, ag.zeros(6, 1, 5, 5))
+    with pytest.raises(ValueError, match=r"conv2d: expected a 4-D input .*got shape \(3, 8, 8\)"):
+        conv2d(ag.zeros(3, 8, 8), ag.zeros(6, 3, 5, 5))
+    with pytest.raises(ValueError, match=r"conv2d: kernel size \(9, 9\) is bigger than the padded input"):
+        conv2d(x, ag.zeros(6, 3, 9, 9))
+    with pytest.raises(ValueError, match=r"conv2d: bias has shape \(5,\)"):
+        conv2d(x, ag.zeros(6, 3, 5, 5), ag.zeros(5))
+    with pytest.raises(ValueError, match=r"conv2d: stride must be positive"):
+        conv2d(x, ag.zeros(6, 3, 5, 5), stride=0)
+    with pytest.raises(TypeError, match=r"conv2d: padding must be an int or a pair"):
+        conv2d(x, ag.zeros(6, 3, 5, 5), padding="same")
+    with pytest.raises(ValueError, match=r"max_pool2d: expected a 4-D input"):
+        max_pool2d(ag.zeros(8, 8), 2)
+    with pytest.raises(ValueError, match=r"max_pool2d: kernel size \(10, 10\) is bigger than the padded input"):
+        max_pool2d(x, 10)
+    with pytest.raises(ValueError, match=r"avg_pool2d: padding \(2, 2\) must be between 0 and half"):
+        avg_pool2d(x, 2, padding=2)
