@@ -74,6 +74,10 @@ def _env(fast: bool) -> Iterator[None]:
     os.environ["CHAINRULE_FAST"] = "1" if fast else "0"
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # One BLAS thread per kernel: the tests run two notebooks at once on two cores, and a multi-threaded
+    # OpenBLAS on an oversubscribed machine can be 20-200x slower on the convolutions' matrix products.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     try:
         yield
     finally:
