@@ -127,7 +127,7 @@ def worker_ours(args: argparse.Namespace) -> dict:
 
             prof = cProfile.Profile()
             prof.enable()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         net.train()
         loss_sum = 0.0
         for i in range(0, len(xtr), bs):
@@ -141,7 +141,7 @@ def worker_ours(args: argparse.Namespace) -> dict:
             if args.verbose and (i // bs) % 200 == 0:
                 print(f"  ours epoch {epoch} batch {i // bs}: loss {float(loss.data):.4f} "
                       f"({time.perf_counter() - t:.1f}s)", flush=True)
-        train_s = time.perf_counter() - t
+        train_s, train_cpu_s = time.perf_counter() - t, time.process_time() - c
         if prof is not None:
             import pstats
 
@@ -163,10 +163,11 @@ def worker_ours(args: argparse.Namespace) -> dict:
                 correct += int((net(Tensor._wrap(xte[i:i + 1000])).data.argmax(1) == yte[i:i + 1000]).sum())
         eval_s = time.perf_counter() - t
         rec = dict(epoch=epoch, train_loss=loss_sum / len(xtr), test_acc=correct / len(xte), train_s=train_s,
-                   eval_s=eval_s)
+                   train_cpu_s=train_cpu_s, eval_s=eval_s)
         epochs.append(rec)
         print(f"ours  epoch {epoch}: train loss {rec['train_loss']:.4f}  test acc {100 * rec['test_acc']:.2f}%  "
-              f"train {train_s:.1f}s  eval {eval_s:.1f}s  (peak RSS so far {_peak_rss_mb():.0f} MB)", flush=True)
+              f"train {train_s:.1f}s (CPU {train_cpu_s:.1f}s)  eval {eval_s:.1f}s  "
+              f"(peak RSS so far {_peak_rss_mb():.0f} MB)", flush=True)
     return dict(framework="ours", recipe=r, epochs=epochs, load_s=load_s, peak_rss_mb=_peak_rss_mb(),
                 n_train=len(xtr), n_test=len(xte))
 
@@ -225,7 +226,7 @@ def worker_torch(args: argparse.Namespace) -> dict:
     epochs = []
     for epoch in range(1, args.epochs + 1):
         order = torch.from_numpy(rng.permutation(len(xtr)))
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         net.train()
         loss_sum = 0.0
         for i in range(0, len(xtr), bs):
@@ -236,7 +237,7 @@ def worker_torch(args: argparse.Namespace) -> dict:
             loss.backward()
             opt.step()
             loss_sum += float(loss.item()) * len(idx)
-        train_s = time.perf_counter() - t
+        train_s, train_cpu_s = time.perf_counter() - t, time.process_time() - c
         if sched is not None:
             sched.step()
         t = time.perf_counter()
@@ -247,10 +248,11 @@ def worker_torch(args: argparse.Namespace) -> dict:
                 correct += int((net(xte_t[i:i + 1000]).argmax(1) == yte_t[i:i + 1000]).sum())
         eval_s = time.perf_counter() - t
         rec = dict(epoch=epoch, train_loss=loss_sum / len(xtr), test_acc=correct / len(xte), train_s=train_s,
-                   eval_s=eval_s)
+                   train_cpu_s=train_cpu_s, eval_s=eval_s)
         epochs.append(rec)
         print(f"torch epoch {epoch}: train loss {rec['train_loss']:.4f}  test acc {100 * rec['test_acc']:.2f}%  "
-              f"train {train_s:.1f}s  eval {eval_s:.1f}s  (peak RSS so far {_peak_rss_mb():.0f} MB)", flush=True)
+              f"train {train_s:.1f}s (CPU {train_cpu_s:.1f}s)  eval {eval_s:.1f}s  "
+              f"(peak RSS so far {_peak_rss_mb():.0f} MB)", flush=True)
     return dict(framework="torch", recipe=r, epochs=epochs, load_s=load_s, peak_rss_mb=_peak_rss_mb(),
                 n_train=len(xtr), n_test=len(xte), torch_version=torch.__version__, threads=torch.get_num_threads())
 
@@ -292,10 +294,12 @@ def summarise(results: dict[str, dict]) -> dict:
         s = dict(final_test_acc=accs[-1], best_test_acc=max(accs),
                  first_epoch_reaching_99=next((e["epoch"] for e in eps if e["test_acc"] >= 0.99), None),
                  train_s_per_epoch=sum(e["train_s"] for e in eps) / len(eps),
+                 train_cpu_s_per_epoch=sum(e.get("train_cpu_s", 0.0) for e in eps) / len(eps),
                  eval_s_per_epoch=sum(e["eval_s"] for e in eps) / len(eps), peak_rss_mb=res["peak_rss_mb"])
         summary[name] = s
         print(f"{name:5s}: test accuracy per epoch " + ", ".join(f"{100 * a:.2f}%" for a in accs)
-              + f"; train {s['train_s_per_epoch']:.1f} s/epoch, eval {s['eval_s_per_epoch']:.1f} s; "
+              + f"; train {s['train_s_per_epoch']:.1f} s/epoch (CPU {s['train_cpu_s_per_epoch']:.1f} s), "
+              f"eval {s['eval_s_per_epoch']:.1f} s; "
               f"peak RSS {s['peak_rss_mb']:.0f} MB")
     if "ours" in summary:
         ok = summary["ours"]["best_test_acc"] >= 0.99
@@ -307,6 +311,10 @@ def summarise(results: dict[str, dict]) -> dict:
         summary["time_ratio"] = ratio
         print(f"bar: time per epoch <= 1.5x torch: {'PASS' if ratio <= 1.5 else 'FAIL'} (ratio {ratio:.2f}: "
               f"{summary['ours']['train_s_per_epoch']:.1f}s vs {summary['torch']['train_s_per_epoch']:.1f}s)")
+        cpu_ratio = summary["ours"]["train_cpu_s_per_epoch"] / max(summary["torch"]["train_cpu_s_per_epoch"], 1e-9)
+        summary["cpu_time_ratio"] = cpu_ratio
+        print(f"     CPU-time ratio {cpu_ratio:.2f} (less sensitive to other load on the machine; "
+              f"load average now {os.getloadavg()[0]:.1f})")
         print(f"bar: peak RSS below torch's: {'PASS' if rss_o < rss_t else 'FAIL'} "
               f"(ours {rss_o:.0f} MB, torch {rss_t:.0f} MB)")
     return summary

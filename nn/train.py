@@ -209,9 +209,12 @@ def fit(model: Any, train_loader: Iterable[Any], loss_fn: Callable[[Any, Any], A
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         if progress:
-            msg = (f"epoch {epoch}/{epochs}: train loss {_fmt(record['train_loss'])} acc {_fmt(record['train_acc'])}"
-                   f" | val loss {_fmt(record['val_loss'])} acc {_fmt(record['val_acc'])}"
-                   f" | {record['seconds']:.1f}s lr {_fmt(lr, '.3g')}")
+            msg = f"epoch {epoch}/{epochs}: train loss {_fmt(record['train_loss'])}"
+            if record["train_acc"] is not None:
+                msg += f" acc {_fmt(record['train_acc'])}"
+            if val_loader is not None:
+                msg += f" | val loss {_fmt(record['val_loss'])} acc {_fmt(record['val_acc'])}"
+            msg += f" | {record['seconds']:.1f}s lr {_fmt(lr, '.3g')}"
             print(msg, file=stream, flush=True)
         stop = False
         for cb in callbacks or ():
