@@ -112,6 +112,11 @@ def test_zero_grad_sets_none_and_value_zero():
     opt = SGD([p, v], lr=0.1)
     opt.zero_grad()
     assert p.grad is None and v.grad == 0.0
+    old = Tensor(np.array([2.0], np.float32))
+    p.grad = old
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(p.grad.data, [0.0])
+    np.testing.assert_array_equal(old.data, [2.0])
 
 
 def test_sgd_steps_scalar_values():

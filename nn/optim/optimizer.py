@@ -92,13 +92,18 @@ class Optimizer:
 
     # --- the training-loop API ---------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget the gradients: ``grad = None`` for Tensors (PyTorch's default), ``0.0`` for scalar Values."""
+        """Forget the gradients: ``grad = None`` for Tensors (PyTorch's default; a new zero array with
+        ``set_to_none=False``), ``0.0`` for scalar Values.  Existing gradient arrays are never written to."""
         for group in self.param_groups:
             for p in group["params"]:
-                if isinstance(p.grad, float | int):  # scalar Value
+                g = p.grad
+                if isinstance(g, float | int):  # scalar Value
                     p.grad = 0.0
-                else:
+                elif set_to_none or g is None:
                     p.grad = None
+                else:
+                    p.grad = type(g)._wrap(np.zeros_like(p.data)) if hasattr(type(g), "_wrap") \
+                        else np.zeros_like(p.data)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss."""
