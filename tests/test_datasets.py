@@ -88,9 +88,9 @@ def test_parse_fake_idx(tmp_path, monkeypatch):
 @pytest.mark.parametrize("bad,match", [
     (idx_bytes(np.zeros((3, 28, 28)), magic=0x0801), "magic"),
     (idx_bytes(np.zeros((3, 28, 28)), magic=0x1234), "magic"),
-    (gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">III", 3, 28, 28) + b"\x00" * 100), "payload"),
+    (gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">III", 3, 28, 28) + b"\x00" * 100, mtime=0), "payload"),
     (b"not gzip at all", "gzip"),
-])
+], ids=["label-magic", "unknown-magic", "short-payload", "not-gzip"])
 def test_malformed_idx_is_clear_error(tmp_path, monkeypatch, bad, match):
     blobs, _ = fake_files()
     blobs[FILES[0]] = bad
