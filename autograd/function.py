@@ -34,6 +34,7 @@ __all__ = ["Function", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabl
 
 class _Anomaly:
     enabled = False
+    backward_of = ""  # the op whose backward is running (so its inner steps are reported as such)
 
 
 def is_anomaly_enabled() -> bool:
@@ -80,6 +81,8 @@ def _check_finite(where: str, name: str, arrays: Any, shapes: Any) -> None:
             continue
         a = a.data if hasattr(a, "_prev") else a
         if a.dtype.kind in "fc" and not np.isfinite(a).all():
+            if where == "forward" and _Anomaly.backward_of:
+                where, name = "backward", f"{_Anomaly.backward_of} (in its {name} step)"
             raise FloatingPointError(
                 f"detect_anomaly: {where} of {name} produced NaN or Inf (input shapes {shapes})"
             )
@@ -128,7 +131,14 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
     fn = out._ctx
     if fn is None:  # pragma: no cover - released nodes are caught by _accumulate
         raise RuntimeError(_FREED_MSG)
-    grads = fn.backward(out, g)
+    if _Anomaly.enabled:
+        prev, _Anomaly.backward_of = _Anomaly.backward_of, type(fn).__name__
+        try:
+            grads = fn.backward(out, g)
+        finally:
+            _Anomaly.backward_of = prev
+    else:
+        grads = fn.backward(out, g)
     result = []
     for x, need, gx in zip(fn.inputs, fn.needs_grad, grads):
         if gx is None or not need:

@@ -116,7 +116,14 @@ class Tensor:
     def _accumulate(self, g: Tensor) -> None:
         if self._backward is not None:  # a non-leaf whose graph was released
             raise RuntimeError(_FREED_MSG)
-        self.grad = g if self.grad is None else self.grad + g
+        if _GradMode.enabled:  # create_graph: the gradient stays on the graph
+            self.grad = g if self.grad is None else self.grad + g
+        elif self.grad is None:
+            # a private, writable copy: ``g`` may be a read-only broadcast view, the caller's
+            # ``gradient`` array, or the very array another leaf receives (as ``a + b`` sends g to both)
+            self.grad = Tensor._wrap(np.array(g.data, dtype=self.data.dtype, copy=True))
+        else:
+            self.grad = Tensor._wrap(self.grad.data + g.data)
 
     def _release(self) -> None:
         self._ctx = None
@@ -218,7 +225,23 @@ class Tensor:
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        a = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return a.copy() if copy else a
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """In-place ``t[index] = value`` on the data (numpy semantics, views included).
+
+        Refused on tensors that take part in a recorded graph, since it would silently
+        change values saved for backward: use :func:`where`, ``pad`` or ``concatenate``
+        instead, or assign to a leaf under ``no_grad`` (e.g. to initialise parameters).
+        """
+        if self._backward is not None or (self.requires_grad and _GradMode.enabled):
+            raise RuntimeError(
+                "__setitem__: in-place assignment to a tensor that requires grad or is part of a graph; "
+                "use where()/concatenate() to build a new tensor, or assign to a leaf under no_grad()"
+            )
+        index, _ = _ops.shape._norm_index(index)
+        self.data[index] = _raw(value)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -250,6 +273,12 @@ class Tensor:
 
     def astype(self, dtype: Any) -> Tensor:
         return _ops.astype(self, dtype)
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays on the graph (the gradient passes through)."""
+        return _ops.clone(self)
+
+    copy = clone
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -289,6 +318,30 @@ class Tensor:
         return _ops.pow(other, self)
 
     def __neg__(self) -> Tensor:
+        return _ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
+    def add(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    def sub(self, other: Any) -> Tensor:
+        return _ops.sub(self, other)
+
+    def mul(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return _ops.div(self, other)
+
+    def pow(self, other: Any) -> Tensor:
+        return _ops.pow(self, other)
+
+    def neg(self) -> Tensor:
         return _ops.neg(self)
 
     def __matmul__(self, other: Any) -> Tensor:
@@ -346,6 +399,10 @@ class Tensor:
 
     clamp = clip
 
+    def where(self, condition: Any, other: Any) -> Tensor:
+        """``where(condition, self, other)`` (PyTorch's ``Tensor.where``)."""
+        return _ops.where(condition, self, other)
+
     def maximum(self, other: Any) -> Tensor:
         return _ops.maximum(self, other)
 
@@ -364,6 +421,9 @@ class Tensor:
     def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
         return _ops.var(self, axis, keepdims, ddof)
 
+    def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        return _ops.std(self, axis, keepdims, ddof)
+
     def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return _ops.max(self, axis, keepdims)
 
@@ -371,10 +431,10 @@ class Tensor:
         return _ops.min(self, axis, keepdims)
 
     def argmax(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return Tensor._wrap(np.argmax(self.data, axis=axis, keepdims=keepdims))
+        return _ops.argmax(self, axis, keepdims)
 
     def argmin(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return Tensor._wrap(np.argmin(self.data, axis=axis, keepdims=keepdims))
+        return _ops.argmin(self, axis, keepdims)
 
     def reshape(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], tuple | list):
@@ -412,6 +472,15 @@ class Tensor:
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         return _ops.broadcast_to(self, tuple(shape))
 
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _ops.broadcast_to(self, other.shape)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, other.shape)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return _ops.transpose(self, axis1, axis2)
+
     def pad(self, pad_width: Any, value: float = 0.0) -> Tensor:
         return _ops.pad(self, pad_width, value)
 
@@ -437,8 +506,13 @@ _function._new_tensor = Tensor._wrap
 
 # --- construction -------------------------------------------------------------
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """A new Tensor (float32 unless the data is float64 or ``dtype`` is given)."""
-    return Tensor(np.array(data.data if isinstance(data, Tensor) else data, copy=True), requires_grad, dtype)
+    """A new Tensor holding a copy of ``data`` (same dtype rules as ``Tensor(data)``).
+
+    float32 unless ``data`` is a float64 array/Tensor or ``dtype`` is given: Python
+    lists of floats give float32, as ``torch.tensor`` does.
+    """
+    arr = _to_array(data, dtype)
+    return Tensor(np.array(arr, copy=True), requires_grad, dtype=arr.dtype)
 
 
 def _shape(shape: tuple) -> tuple:
@@ -483,26 +557,43 @@ def randn(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False) -> 
     return Tensor(_rng.standard_normal(_shape(shape)).astype(dtype), requires_grad)
 
 
-def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(_raw(t)), requires_grad)
+def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Same shape and dtype as ``t`` (unless ``dtype`` is given)."""
+    a = _as_like(t)
+    return Tensor(np.zeros_like(a, dtype=dtype), requires_grad, dtype=dtype or a.dtype)
 
 
-def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(_raw(t)), requires_grad)
+def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Same shape and dtype as ``t`` (unless ``dtype`` is given)."""
+    a = _as_like(t)
+    return Tensor(np.ones_like(a, dtype=dtype), requires_grad, dtype=dtype or a.dtype)
 
 
-def full_like(t: Tensor, fill_value: float, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.full_like(_raw(t), fill_value), requires_grad)
+def full_like(t: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    a = _as_like(t)
+    return Tensor(np.full_like(a, fill_value, dtype=dtype), requires_grad, dtype=dtype or a.dtype)
 
 
-def rand_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    a = _raw(t)
-    return Tensor(_rng.random(a.shape).astype(a.dtype), requires_grad)
+def _as_like(t: Any) -> np.ndarray:
+    return t.data if isinstance(t, Tensor) else _to_array(t, None)
 
 
-def randn_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    a = _raw(t)
-    return Tensor(_rng.standard_normal(a.shape).astype(a.dtype), requires_grad)
+def _float_like(t: Any, dtype: Any, op: str) -> tuple:
+    a = _as_like(t)
+    dt = np.dtype(dtype) if dtype is not None else (a.dtype if a.dtype.kind == "f" else np.dtype(np.float32))
+    if dt.kind != "f":
+        raise TypeError(f"{op}: random values need a floating-point dtype, got {dt}")
+    return a.shape, dt
+
+
+def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dt = _float_like(t, dtype, "rand_like")
+    return Tensor(_rng.random(shape).astype(dt), requires_grad, dtype=dt)
+
+
+def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    shape, dt = _float_like(t, dtype, "randn_like")
+    return Tensor(_rng.standard_normal(shape).astype(dt), requires_grad, dtype=dt)
 
 
 from . import ops as _ops  # noqa: E402  (ops import Tensor from this module)

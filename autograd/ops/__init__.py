@@ -6,6 +6,7 @@ from .elementwise import (
     add,
     astype,
     clip,
+    clone,
     div,
     exp,
     log,
@@ -22,7 +23,7 @@ from .elementwise import (
     where,
 )
 from .linalg import linear, matmul
-from .reduce import logsumexp, max, mean, min, sum, var
+from .reduce import argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (
     broadcast_to,
     cat,

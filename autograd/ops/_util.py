@@ -15,8 +15,11 @@ def lift(x: Any, like: Tensor | None = None) -> Tensor:
     """``x`` as a Tensor; plain numbers take the dtype of ``like`` (weak scalars, as in PyTorch)."""
     if isinstance(x, Tensor):
         return x
-    if like is not None and isinstance(x, _PY_NUMBERS) and like.data.dtype.kind == "f":
-        return Tensor._wrap(np.asarray(x, dtype=like.data.dtype))
+    if like is not None and isinstance(x, _PY_NUMBERS):
+        kind = like.data.dtype.kind
+        # a weak scalar: float tensors keep their dtype; integer tensors keep theirs for integer scalars
+        if kind in "fc" or (kind in "iu" and isinstance(x, int | np.integer | bool | np.bool_)):
+            return Tensor._wrap(np.asarray(x, dtype=like.data.dtype))
     return Tensor(x)
 
 
@@ -36,6 +39,15 @@ def norm_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
         out.append(int(a) % max(ndim, 1))
     return tuple(sorted(set(out)))
+
+
+def norm_axis(axis: Any, ndim: int, op: str) -> int:
+    """One axis (negatives allowed) as a non-negative int; out-of-range axes raise (never wrap)."""
+    if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+        raise TypeError(f"{op}: axis must be an integer, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")
+    return int(axis) % ndim
 
 
 def broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:

@@ -17,7 +17,7 @@ from ._util import broadcast_error, const, lift
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu",
-    "maximum", "minimum", "where", "clip", "astype",
+    "maximum", "minimum", "where", "clip", "astype", "clone",
 ]
 
 
@@ -278,6 +278,16 @@ class Clip(Function):
         return (g * const(inside),)
 
 
+class Clone(Function):
+    """A copy of the data; d/dx = 1"""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, out, g):
+        return (g,)
+
+
 class AsType(Function):
     """dtype conversion; the gradient is converted back"""
 
@@ -359,3 +369,8 @@ def astype(a: Tensor, dtype: Any) -> Tensor:
     if a.requires_grad and dtype.kind not in "fc":
         return Tensor._wrap(a.data.astype(dtype))
     return AsType.apply(a, to=dtype)
+
+
+def clone(a: Tensor) -> Tensor:
+    """A copy of ``a`` that stays on the graph (``Tensor.detach`` cuts it instead)."""
+    return Clone.apply(lift(a))

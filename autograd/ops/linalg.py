@@ -72,6 +72,14 @@ def matmul(a: Any, b: Any) -> Tensor:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias`` as one fused node (x of shape (N, in) or (in,))."""
     x = lift(x)
+    weight = lift(weight, x)
+    if bias is not None:
+        bias = lift(bias, x)
+        if weight.ndim == 2 and bias.shape != (weight.shape[0],):
+            raise ValueError(
+                f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}; "
+                f"expected ({weight.shape[0]},)"
+            )
     if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
         if x.ndim >= 1 and weight.ndim == 2 and x.shape[-1] == weight.shape[1]:
             y = x @ weight.T

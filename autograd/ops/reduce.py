@@ -11,7 +11,7 @@ from ..function import Function
 from ..tensor import Tensor
 from ._util import const, lift, norm_axes
 
-__all__ = ["sum", "mean", "var", "max", "min", "logsumexp"]
+__all__ = ["sum", "mean", "var", "std", "max", "min", "logsumexp", "argmax", "argmin"]
 
 
 def _keep_shape(shape: tuple, axes: tuple) -> tuple:
@@ -56,9 +56,10 @@ class LogSumExp(Function):
     """lse(x) = m + ln sum e^(x - m) with m = max(x); d lse/dx = softmax(x) = e^(x - lse)"""
 
     def forward(self, a):
-        m = np.max(a, axis=self.axes, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)
-        s = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m
+        m = np.max(a, axis=self.axes, keepdims=True, initial=-np.inf)  # -inf over empty axes
+        m = np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False)
+        with np.errstate(divide="ignore"):  # an empty or all -inf slice gives -inf, as it should
+            s = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m
         return s if self.keepdims else np.squeeze(s, axis=self.axes)
 
     def backward(self, out, g):
@@ -92,6 +93,11 @@ def var(a: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
     return sum(d * d, axes, keepdims) * (1.0 / (n - ddof) if n > ddof else np.nan)
 
 
+def std(a: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """sqrt(var): the standard deviation (ddof=0 as numpy; pass ddof=1 for PyTorch's default)."""
+    return var(a, axis, keepdims, ddof) ** 0.5
+
+
 def _extreme(a: Tensor, axis: Any, keepdims: bool, sign: int, name: str) -> Tensor:
     a = lift(a)
     axes = norm_axes(axis, a.ndim, name)
@@ -114,3 +120,15 @@ def logsumexp(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """ln sum e^x, stable for very large or very small x."""
     a = lift(a)
     return LogSumExp.apply(a, axes=norm_axes(axis, a.ndim, "logsumexp"), keepdims=keepdims)
+
+
+def argmax(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Index of the largest entry (int64, not differentiable)."""
+    a = lift(a)
+    return const(np.argmax(a.data, axis=axis, keepdims=keepdims))
+
+
+def argmin(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Index of the smallest entry (int64, not differentiable)."""
+    a = lift(a)
+    return const(np.argmin(a.data, axis=axis, keepdims=keepdims))

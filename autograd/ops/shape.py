@@ -10,7 +10,7 @@ import numpy as np
 
 from ..function import Function, _sum_to
 from ..tensor import Tensor
-from ._util import lift
+from ._util import lift, norm_axis
 
 __all__ = [
     "reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze", "broadcast_to", "expand",
@@ -130,7 +130,9 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     nd = a.ndim
     if nd == 0:
         return reshape(a, (1,))
-    s, e = start_dim % nd, end_dim % nd
+    s, e = norm_axis(start_dim, nd, "flatten"), norm_axis(end_dim, nd, "flatten")
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
     shape = a.shape[:s] + (math.prod(a.shape[s : e + 1]),) + a.shape[e + 1 :]
     return reshape(a, shape)
 
@@ -138,7 +140,10 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def permute(a: Tensor, axes: Sequence[int]) -> Tensor:
     """Reorder the axes (``numpy.transpose`` with explicit axes)."""
     a = lift(a)
-    axes = tuple(int(x) % max(a.ndim, 1) for x in axes)
+    axes = tuple(axes)
+    if len(axes) != a.ndim:
+        raise ValueError(f"permute: {axes} is not a permutation of the {a.ndim} axes of shape {a.shape}")
+    axes = tuple(norm_axis(x, a.ndim, "permute") for x in axes)
     if sorted(axes) != list(range(a.ndim)):
         raise ValueError(f"permute: {axes} is not a permutation of the {a.ndim} axes of shape {a.shape}")
     if axes == tuple(range(a.ndim)):
@@ -155,7 +160,7 @@ def transpose(a: Tensor, *axes: Any) -> Tensor:
         return permute(a, tuple(range(a.ndim))[::-1])
     if len(axes) == 2:
         order = list(range(a.ndim))
-        d0, d1 = axes[0] % a.ndim, axes[1] % a.ndim
+        d0, d1 = norm_axis(axes[0], a.ndim, "transpose"), norm_axis(axes[1], a.ndim, "transpose")
         order[d0], order[d1] = order[d1], order[d0]
         return permute(a, order)
     return permute(a, axes)
@@ -167,7 +172,7 @@ def squeeze(a: Tensor, axis: Any = None) -> Tensor:
     if axis is None:
         shape = tuple(n for n in a.shape if n != 1)
     else:
-        axes = {x % a.ndim for x in ((axis,) if isinstance(axis, int) else axis)}
+        axes = {norm_axis(x, a.ndim, "squeeze") for x in ((axis,) if isinstance(axis, int | np.integer) else axis)}
         for x in axes:
             if a.shape[x] != 1:
                 raise ValueError(f"squeeze: axis {x} of shape {a.shape} has size {a.shape[x]}, expected 1")
@@ -178,14 +183,19 @@ def squeeze(a: Tensor, axis: Any = None) -> Tensor:
 def unsqueeze(a: Tensor, axis: int) -> Tensor:
     """Insert a size-1 axis at ``axis``."""
     a = lift(a)
-    axis = axis % (a.ndim + 1)
+    axis = norm_axis(axis, a.ndim + 1, "unsqueeze")
     return reshape(a, a.shape[:axis] + (1,) + a.shape[axis:])
 
 
 def broadcast_to(a: Tensor, shape: Sequence[int]) -> Tensor:
     """Repeat entries to ``shape`` by numpy's broadcasting rules (a view, no copy)."""
     a = lift(a)
-    shape = tuple(shape)
+    shape = tuple(int(n) for n in shape)
+    if -1 in shape:  # PyTorch's expand: -1 keeps the size of that (trailing-aligned) axis
+        lead = len(shape) - a.ndim
+        if lead < 0 or any(n == -1 for n in shape[:lead]):
+            raise ValueError(f"broadcast_to: cannot broadcast shape {a.shape} to {shape}")
+        shape = tuple(a.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
     if shape == a.shape:
         return a
     try:
@@ -207,6 +217,13 @@ def _norm_index(index: Any) -> tuple[Any, bool]:
         if isinstance(it, list):
             it = np.asarray(it)
         if isinstance(it, np.ndarray):
+            if it.dtype.kind not in "iub" and it.size == 0:
+                it = it.astype(np.intp)  # x[[]], as numpy
+            elif it.dtype.kind not in "iub":
+                raise IndexError(
+                    f"getitem: index arrays must be integer or boolean, got dtype {it.dtype} "
+                    "(Tensor(list) is float32: build index tensors with arange, argmax or dtype=np.int64)"
+                )
             basic = False
         out.append(it)
     return (tuple(out) if isinstance(index, tuple) else out[0]), basic
@@ -234,7 +251,9 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
     nd = ts[0].ndim
-    axis = axis % max(nd, 1)
+    if nd == 0:
+        raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
+    axis = norm_axis(axis, nd, "concatenate")
     for t in ts:
         if t.ndim != nd or t.shape[:axis] + t.shape[axis + 1 :] != ts[0].shape[:axis] + ts[0].shape[axis + 1 :]:
             raise ValueError(
@@ -254,19 +273,24 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
         raise ValueError("stack: need at least one tensor")
     if any(t.shape != ts[0].shape for t in ts):
         raise ValueError(f"stack: expected tensors of equal shape, got {[t.shape for t in ts]}")
-    return concatenate([unsqueeze(t, axis) for t in ts], axis=axis % (ts[0].ndim + 1))
+    axis = norm_axis(axis, ts[0].ndim + 1, "stack")
+    return concatenate([unsqueeze(t, axis) for t in ts], axis=axis)
 
 
 def split(a: Tensor, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     """Cut into pieces along ``axis`` (``numpy.split`` semantics: a count, or cut points)."""
     a = lift(a)
-    axis = axis % a.ndim
+    if a.ndim == 0:
+        raise ValueError("split: cannot split a zero-dimensional tensor")
+    axis = norm_axis(axis, a.ndim, "split")
     n = a.shape[axis]
-    if isinstance(indices_or_sections, int):
+    if isinstance(indices_or_sections, int | np.integer):
+        if indices_or_sections <= 0:
+            raise ValueError(f"split: the number of pieces must be positive, got {indices_or_sections}")
         if n % indices_or_sections:
             raise ValueError(f"split: axis {axis} of size {n} does not divide into {indices_or_sections} pieces")
         step = n // indices_or_sections
-        cuts = list(range(step, n, step))
+        cuts = [step * i for i in range(1, int(indices_or_sections))]
     else:
         cuts = list(indices_or_sections)
     bounds = [0, *cuts, n]
