@@ -419,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--augment", action="store_true", help="random affine augmentation of the training images")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars or per-batch lines")
+    t.add_argument("--no-progress", action="store_true", help="only one line per epoch")
 
     e = sub.add_parser("eval", help="score a checkpoint on a test set")
     e.add_argument("--checkpoint", required=True, help="checkpoint.npz written by 'chainrule train'")
@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                   epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                   momentum=args.momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
                   augment=args.augment, seed=args.seed, out=args.out, limit=args.limit,
-                  progress=not args.no_progress)
+                  progress="epoch" if args.no_progress else True)
         elif args.command == "eval":
             evaluate_checkpoint(args.checkpoint, args.dataset, args.data_dir, args.download, args.limit)
         elif args.command == "graph":

@@ -77,7 +77,7 @@ def _lr(optimizer: Any) -> float | None:
 
 def _use_tqdm(progress: Any) -> Any:
     """tqdm's class if progress bars should be shown with tqdm (installed, and a terminal or notebook)."""
-    if progress is False or progress is None or progress == "plain":
+    if progress is False or progress is None or progress in ("plain", "epoch"):
         return None
     try:
         if "ipykernel" in sys.modules:
@@ -126,7 +126,7 @@ def fit(model: Any, train_loader: Iterable[Any], loss_fn: Callable[[Any, Any], A
     * ``scheduler``: its ``step()`` is called after every epoch.
     * ``progress``: True -> tqdm bars in a terminal/notebook when tqdm is installed, else a printed line
       every ``log_every`` batches (default: 5 lines per epoch) plus one per epoch; ``"plain"`` forces the
-      printed lines; False prints nothing.
+      printed lines; ``"epoch"`` prints only the line per epoch; False prints nothing.
     * ``callbacks``: functions called with each epoch's record after it is complete; one returning
       ``True`` stops training early (e.g. early stopping, checkpointing the best model).
     * ``clip_grad_norm``: if set, gradients are clipped to this total norm before each step.
@@ -154,7 +154,7 @@ def fit(model: Any, train_loader: Iterable[Any], loss_fn: Callable[[Any, Any], A
             bar = bar_cls(train_loader, total=n_batches, desc=desc, leave=True, dynamic_ncols=True, file=sys.stderr,
                           mininterval=0.5)
             batches = bar
-        elif progress:
+        elif progress and progress != "epoch":
             plain = _Plain(n_batches or 0, desc, log_every, stream)
 
         loss_sum = 0.0
