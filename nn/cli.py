@@ -177,6 +177,10 @@ def plot_curves(metrics: list[dict[str, Any]], path: str | os.PathLike[str], tit
     ax2.set_ylabel("accuracy (%)")
     ax2.legend()
     ax2.grid(alpha=0.3)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
