@@ -352,6 +352,11 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("torch is not installed: running chainrule only (pip install -e '.[bench]' for the comparison)")
             frameworks = [f for f in frameworks if f != "torch"]
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"warning: load average {load:.1f} on {os.cpu_count()} CPUs: other processes compete for the CPU, so "
+              f"wall times (and multi-threaded BLAS, which degrades badly when oversubscribed) are unreliable; "
+              f"compare the CPU-time ratio, or use --threads 1", flush=True)
     results: dict[str, dict] = {}
     for fw in frameworks:
         print(f"== {fw}: LeNet-5, {args.epochs} epochs ==", flush=True)
