@@ -106,23 +106,33 @@ class Function:
         All positional inputs must already be Tensors; keyword arguments are
         passed to the constructor (``cls(**kwargs)``) as static attributes.
         """
-        fn = cls.__new__(cls)
+        # The hot path of the engine: one- and two-input ops avoid building lists.
+        fn = _object_new(cls)
         if kwargs:
             fn.__dict__.update(kwargs)
-        data = fn.forward(*[t.data for t in inputs])
+        n = len(inputs)
+        if n == 2:
+            a, b = inputs
+            data = fn.forward(a.data, b.data)
+            needs = (a.requires_grad, b.requires_grad)
+        elif n == 1:
+            a = inputs[0]
+            data = fn.forward(a.data)
+            needs = (a.requires_grad,)
+        else:
+            data = fn.forward(*[t.data for t in inputs])
+            needs = tuple([t.requires_grad for t in inputs])
         if _Anomaly.enabled:
             _check_finite("forward", cls.__name__, (data,), [t.shape for t in inputs])
         out = _new_tensor(data)
-        if _GradMode.enabled:
-            needs = tuple(t.requires_grad for t in inputs)
-            if True in needs:
-                fn.inputs = inputs
-                fn.needs_grad = needs
-                out.requires_grad = True
-                out._prev = inputs
-                out._ctx = fn
-                out._backward = _function_backward
-                out._op = cls.__name__
+        if True in needs and _GradMode.enabled:
+            fn.inputs = inputs
+            fn.needs_grad = needs
+            out.requires_grad = True
+            out._prev = inputs
+            out._ctx = fn
+            out._backward = _function_backward
+            out._op = cls.__name__
         return out
 
 
@@ -144,10 +154,11 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
         if gx is None or not need:
             result.append(None)
             continue
-        if gx.shape != x.shape:
-            gx = _sum_to(gx, x.shape, fn)
-        if gx.dtype != x.dtype:
-            gx = gx.astype(x.dtype)
+        xd, gd = x.data, gx.data
+        if gd.shape != xd.shape:
+            gx = _sum_to(gx, xd.shape, fn)
+        if gd.dtype != xd.dtype:
+            gx = gx.astype(xd.dtype)
         result.append(gx)
     if _Anomaly.enabled:
         _check_finite("backward", type(fn).__name__, result, [t.shape for t in fn.inputs])
@@ -175,6 +186,9 @@ def _sum_to(g: Tensor, shape: tuple, fn: Function | None = None) -> Tensor:
         g = g.reshape(shape)
     assert g.shape == shape, (g.shape, shape)
     return g
+
+
+_object_new = object.__new__
 
 
 def _new_tensor(data: np.ndarray) -> Tensor:  # replaced by tensor.py at import

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import function as _function
 from .function import _FREED_MSG
-from .graph import _GradMode, run_backward, set_grad_enabled
+from .graph import _GradMode, run_backward
 
 __all__ = [
     "Tensor",
@@ -182,8 +182,12 @@ class Tensor:
             gradient = gradient if isinstance(gradient, Tensor) else Tensor._wrap(np.asarray(gradient, self.dtype))
             if gradient.shape != self.shape:
                 raise ValueError(f"backward: gradient has shape {gradient.shape}, expected {self.shape}")
-        with set_grad_enabled(create_graph):
+        prev = _GradMode.enabled
+        _GradMode.enabled = bool(create_graph)
+        try:
             run_backward((self,), (gradient,), retain_graph=retain_graph or create_graph)
+        finally:
+            _GradMode.enabled = prev
 
     # --- array attributes -------------------------------------------------
     @property

@@ -22,8 +22,9 @@ __all__ = [
 
 
 def _binary(cls: type[Function], a: Any, b: Any) -> Tensor:
-    a = lift(a, b if isinstance(b, Tensor) else None)
-    b = lift(b, a)
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        a = lift(a, b if isinstance(b, Tensor) else None)
+        b = lift(b, a)
     try:
         return cls.apply(a, b)
     except ValueError:
