@@ -209,8 +209,15 @@ def gradcheck(
     numerical and analytic values and the tolerance -- or returns False when
     ``raise_exception`` is false.
     """
-    return _check(fn, inputs, eps=eps, atol=atol, rtol=rtol, mode=mode, n_projections=n_projections, seed=seed,
-                  raise_exception=raise_exception, what="gradcheck")
+    return _check(fn, _unpack(inputs), eps=eps, atol=atol, rtol=rtol, mode=mode, n_projections=n_projections,
+                  seed=seed, raise_exception=raise_exception, what="gradcheck")
+
+
+def _unpack(inputs: tuple) -> tuple:
+    """Accept PyTorch's call form ``gradcheck(fn, (a, b))`` as well as ``gradcheck(fn, a, b)``."""
+    if len(inputs) == 1 and isinstance(inputs[0], tuple | list):
+        return tuple(inputs[0])
+    return inputs
 
 
 def _check(fn: Callable, inputs: tuple, *, eps: float, atol: float, rtol: float, mode: str, n_projections: int,
@@ -221,8 +228,10 @@ def _check(fn: Callable, inputs: tuple, *, eps: float, atol: float, rtol: float,
         raise ValueError(f"{what}: eps must be positive, got {eps}")
     checked = [(pos, x) for pos, x in enumerate(inputs) if _requires_grad(x)]
     if not checked:
-        warnings.warn(f"{what}: no input requires grad; nothing to check", UserWarning, stacklevel=3)
-        return True
+        raise ValueError(
+            f"{what}: no input requires grad, so there is nothing to check; "
+            "pass Values or Tensors created with requires_grad=True"
+        )
     for pos, x in checked:
         if isinstance(x, Tensor) and x.data.dtype != np.float64:
             warnings.warn(
@@ -373,6 +382,7 @@ def gradgradcheck(
     """
     from .functional import grad
 
+    inputs = _unpack(inputs)
     for pos, x in enumerate(inputs):
         if isinstance(x, Value):
             raise TypeError(f"gradgradcheck: input {pos} is a Value; second derivatives need Tensor inputs")
