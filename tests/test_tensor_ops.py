@@ -283,9 +283,9 @@ def _permute(draw):
     kind = draw(st.sampled_from(["permute", "transpose_all", "T"]))
     if kind == "T":
         perm = tuple(range(x.ndim))[::-1]
-        return Case([x], lambda a: a.T, lambda a: a.T, lambda a: a.permute(*perm))
-    f = (lambda a: a.permute(*perm)) if kind == "permute" else (lambda a: ag.transpose(a, perm))
-    return Case([x], f, lambda a: np.transpose(a, perm), lambda a: a.permute(*perm))
+        return Case([x], lambda a: a.T, lambda a: a.T, lambda a: a.permute(perm))
+    f = (lambda a: a.permute(perm)) if kind == "permute" else (lambda a: ag.transpose(a, perm))
+    return Case([x], f, lambda a: np.transpose(a, perm), lambda a: a.permute(perm))
 
 
 @op("transpose2")
@@ -315,7 +315,7 @@ def _broadcast_to(draw):
     x = draw(arrays(shape=s_in))
     f = draw(st.sampled_from([lambda a: a.broadcast_to(target), lambda a: a.expand(*target),
                               lambda a: ag.broadcast_to(a, target)]))
-    return Case([x], f, lambda a: np.broadcast_to(a, target), lambda a: a.expand(*target))
+    return Case([x], f, lambda a: np.broadcast_to(a, target), lambda a: a.expand(target))
 
 
 @op("expand_minus_one")
