@@ -129,7 +129,11 @@ class Function:
             fn.inputs = inputs
             fn.needs_grad = needs
             out.requires_grad = True
-            out._prev = inputs
+            out._a = inputs[0]
+            if n > 1:
+                out._b = inputs[1]
+                if n > 2:
+                    out._rest = inputs[2:]
             out._ctx = fn
             out._backward = _function_backward
             out._op = cls.__name__

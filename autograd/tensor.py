@@ -76,8 +76,9 @@ class Tensor:
     Tensor), accumulated across calls until ``zero_grad``/``grad = None``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_ctx", "_op", "label", "_gacc",
-                 "_retain_grad", "__weakref__")
+    # graph protocol (autograd.graph): parents in _a, _b (None when absent) and the tuple _rest
+    __slots__ = ("data", "grad", "requires_grad", "_a", "_b", "_rest", "_backward", "_ctx", "_op", "label",
+                 "_gacc", "_retain_grad", "__weakref__")
 
     __array_priority__ = 1000  # numpy defers to our reflected operators
 
@@ -86,7 +87,8 @@ class Tensor:
         self.data = arr
         self.grad = None
         self.requires_grad = False
-        self._prev = ()
+        self._a = self._b = None
+        self._rest = ()
         self._backward = None
         self._ctx = None
         self._op = ""
@@ -103,7 +105,8 @@ class Tensor:
         t.data = data
         t.grad = None
         t.requires_grad = False
-        t._prev = ()
+        t._a = t._b = None
+        t._rest = ()
         t._backward = None
         t._ctx = None
         t._op = ""
@@ -127,7 +130,17 @@ class Tensor:
 
     def _release(self) -> None:
         self._ctx = None
-        self._prev = ()
+        self._a = self._b = None
+        self._rest = ()
+
+    @property
+    def _prev(self) -> tuple:
+        """The parents as one tuple (for drawings and people; the engine reads ``_a``, ``_b``, ``_rest``)."""
+        a = self._a
+        if a is None:
+            return ()
+        b = self._b
+        return (a,) if b is None else (a, b, *self._rest)
 
     @property
     def is_leaf(self) -> bool:
