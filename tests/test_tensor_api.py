@@ -6,6 +6,9 @@ import timeit
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import arrays, shapes
 
 import autograd as ag
 from autograd import Tensor
@@ -373,3 +376,37 @@ def test_elementwise_forward_backward_is_fast():
 
     best = min(timeit.repeat(step, number=2000, repeat=5)) / 2000
     assert best < 60e-6, f"{best * 1e6:.1f} us per op (target 15 us on an idle machine)"
+
+
+def test_clip_accepts_tensor_bounds_and_masks_index_with_tensors():
+    x = Tensor(np.array([-2.0, 0.5, 3.0]), requires_grad=True)
+    y = x.clip(Tensor(np.array([-1.0, 0.0, 0.0])), Tensor(np.array([1.0, 1.0, 2.0])))
+    y.sum().backward()
+    np.testing.assert_array_equal(y.data, [-1.0, 0.5, 2.0])
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 0.0])
+    x.grad = None
+    x[x > 0].sum().backward()  # a boolean Tensor as mask
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 1.0])
+
+
+def test_numpy_scalars_on_the_left_give_tensors():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    for r in (np.float64(2.0) * x, np.float32(1.0) + x, np.float64(3.0) - x, np.float64(1.0) / x):
+        assert isinstance(r, Tensor) and r.requires_grad
+
+
+def test_works_with_graph_protocol_slots():
+    x = Tensor(np.array([1.0]), requires_grad=True)
+    y = ag.concatenate([x, x * 2, x * 3])
+    assert y._a is x and y._b is not None and len(y._rest) == 1 and len(y._prev) == 3
+    y.sum().backward()
+    assert y._prev == () and x.grad.data[0] == 6.0
+
+
+@given(x=arrays(shapes(min_side=0)), calls=st.integers(1, 3))
+def test_fan_in_and_accumulation_property(x, calls):
+    t = Tensor(x, requires_grad=True)
+    for _ in range(calls):
+        h = t * 2.0
+        (h * t + h.exp() - t).sum().backward()  # diamond t -> h -> (h*t, exp h), plus a direct edge
+    np.testing.assert_allclose(t.grad.data, calls * (4 * x + 2 * np.exp(2 * x) - 1), rtol=1e-12)

@@ -360,7 +360,10 @@ def clip(a: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """Limit values to [min, max]; no gradient where a value was clipped."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max is required")
-    return Clip.apply(lift(a), lo=min, hi=max)
+    # bounds may be numbers, arrays or Tensors (broadcasting); they get no gradient
+    lo = min.data if isinstance(min, Tensor) else min
+    hi = max.data if isinstance(max, Tensor) else max
+    return Clip.apply(lift(a), lo=lo, hi=hi)
 
 
 def astype(a: Tensor, dtype: Any) -> Tensor:
