@@ -6,9 +6,18 @@ operations are :class:`~autograd.function.Function` subclasses in
 :mod:`autograd.ops`; the methods here only forward to them.
 
 dtype rules: data that is not already float64 becomes float32 unless
-``dtype`` says otherwise (as in PyTorch); operations then follow numpy's
-promotion rules, with Python numbers taking the Tensor's dtype.  Only
-floating-point Tensors may require gradients.
+``dtype`` says otherwise (as in PyTorch; so ``Tensor([1, 2])`` is float32 and
+integer index tensors come from ``arange``, ``argmax`` or ``dtype=np.int64``).
+Python and numpy scalars are *weak*: a float tensor keeps its dtype
+(``float32 * 2.5`` is float32) and an integer tensor keeps its dtype with
+integer scalars.  Between two tensors numpy's promotion applies
+(float32 + float64 -> float64, float32 + int64 -> float64).  Gradients always
+come back in the dtype of their leaf.  Only floating-point Tensors may
+require gradients.
+
+Leaf gradients are private, writable arrays (never a view of the caller's
+``gradient``, of a broadcast, or of another leaf's gradient), so optimizers
+may update ``p.grad.data`` in place.
 """
 
 from __future__ import annotations
