@@ -10,6 +10,7 @@ import numpy as np
 from ..function import Function
 from ..tensor import Tensor
 from ._util import const, lift, norm_axes
+from .shape import BroadcastTo, Reshape
 
 __all__ = ["sum", "mean", "var", "std", "max", "min", "logsumexp", "argmax", "argmin"]
 
@@ -25,10 +26,10 @@ class Sum(Function):
         return a.sum(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, out, g):
-        x = self.inputs[0]
-        if not self.keepdims and g.ndim:
-            g = g.reshape(_keep_shape(x.shape, self.axes))
-        return (g.broadcast_to(x.shape),)
+        shape = self.inputs[0].data.shape
+        if not self.keepdims and g.data.ndim:
+            g = Reshape.apply(g, shape=_keep_shape(shape, self.axes))
+        return (BroadcastTo.apply(g, shape=shape) if g.data.shape != shape else g,)
 
 
 class Max(Function):
