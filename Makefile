@@ -28,8 +28,10 @@ dot:
 demo: venv dot
 	$(PY) -m nn demo
 
+# Two pytest workers on two cores: one BLAS thread each, or OpenBLAS's spinning threads oversubscribe the
+# cores and a small matrix product can take 100x longer.
 test: venv dot
-	CHAINRULE_FAST=1 $(PY) -m pytest -q -n 2 tests
+	CHAINRULE_FAST=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2 tests
 
 lint: venv
 	$(PY) -m ruff check autograd nn tests bench

@@ -20,6 +20,8 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from .graph import toposort
+
 __all__ = ["draw", "render"]
 
 _RANKDIRS = ("LR", "RL", "TB", "BT")
@@ -127,21 +129,8 @@ def _grad_magnitude(grad: Any) -> float | None:
 
 
 def _collect(root: Any) -> list:
-    """Every node reachable from ``root`` (constants included), parents before children; iterative."""
-    order: list = []
-    seen = {id(root)}
-    stack = [(root, iter(root._prev))]
-    while stack:
-        node, parents = stack[-1]
-        for p in parents:
-            if id(p) not in seen:
-                seen.add(id(p))
-                stack.append((p, iter(p._prev)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
+    """Every node reachable from ``root`` (constants included), parents before children."""
+    return toposort(root, constants=True)
 
 
 class _GradScale:
@@ -215,8 +204,6 @@ def draw(
 
     visit: dict[int, int] = {}
     if show_order:
-        from .graph import toposort
-
         visit = {id(n): k for k, n in enumerate(reversed(toposort(root)), start=1)}
 
     scale = _GradScale([_grad_magnitude(getattr(n, "grad", None)) for n in nodes]) if color_by_grad else None

@@ -1,30 +1,28 @@
 """The graph core shared by :class:`~autograd.Value` and :class:`~autograd.Tensor`.
 
-Every node of a computation graph, scalar or array, exposes the same three
-things to this module:
+Every node of a computation graph, scalar or array, exposes the same small
+protocol to this module:
 
-``_prev``
-    a tuple of the nodes it was computed from (empty for a leaf), in the order
-    the operation received them;
+``_a``, ``_b``, ``_rest``
+    the nodes it was computed from, in the order the operation received
+    them: the first and second parent (``None`` when absent) and a tuple of
+    any further ones (almost always empty).  Most operations have one or two
+    inputs, and keeping them in slots rather than a tuple halves the objects
+    the garbage collector must track on a big scalar graph.  ``_prev`` gives
+    them as one tuple, for people and drawings;
 ``_backward``
-    a function ``f(node, g) -> tuple`` that turns the gradient ``g`` of the
+    a function ``f(node, g) -> sequence`` that turns the gradient ``g`` of the
     loss with respect to ``node`` into one gradient per parent (the local
     chain rule: ``dL/dparent = dL/dnode * dnode/dparent``), ``None`` meaning
-    "no gradient flows to this parent";
+    "no gradient flows to this parent"; ``None`` itself on a leaf;
 ``grad``
     where a leaf accumulates its gradient;
 ``_gacc``
-    a spare slot, ``None`` outside a backward pass: :func:`run_backward`
-    sums the gradient waiting at a node there (no dictionaries, no ``id``);
+    ``None`` outside a backward pass: :func:`toposort` marks reached nodes
+    there and :func:`run_backward` sums the gradient waiting at a node there
+    (no sets, no dictionaries, no ``id``);
 ``requires_grad``, ``_retain_grad``, ``_accumulate(g)``, ``_release()``
     see :func:`run_backward`.
-
-A node class may also set ``_parent_slots = True`` (the scalar ``Value``
-does): its parents are then kept in two slots ``_a`` and ``_b`` (``None``
-when absent) and ``_prev`` is derived from them, which saves one tuple (one
-object for the garbage collector) per node.  The core reads those slots
-directly on its fast path (:func:`_toposort_slots`, :func:`_backward_slots`);
-every other node, e.g. the ``Tensor``, goes through ``_prev``.
 
 :func:`toposort` orders the nodes reachable from a root so that every node
 comes after its parents, and :func:`run_backward` walks that order backwards
@@ -130,77 +128,88 @@ class enable_grad(_ModeContext):
     mode = True
 
 
-def toposort(root: Any) -> list:
-    """Nodes reachable from ``root`` through ``_prev``, parents before children.
+class _Unset:
+    """Marks a node as reached by the current backward pass, with no gradient yet."""
 
-    Iterative depth-first post-order with an explicit stack of nodes (no
-    recursion, no per-node allocation): the node on top of the stack looks
-    through its parents for the first one not yet seen and pushes it; when
-    none is left the node is finished and appended.  Parents are visited in
-    the order stored in ``_prev``, so the result is deterministic.  Nodes go
-    into a set directly (identity hash).  Parents whose ``requires_grad`` is
-    false (constants of the Tensor engine) are not entered.
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<reached>"
+
+
+_REACHED = _Unset()
+
+
+def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) -> list:
+    """Nodes reachable from ``root`` through their parents, parents before children.
+
+    Iterative depth-first post-order with an explicit stack (no recursion, no
+    per-node allocation): the node on top of the stack pushes its first parent
+    not reached yet; when none is left the node is finished and appended.
+    Parents are visited in the order the operation received them (``_a``,
+    ``_b``, then ``_rest``), so the result is deterministic.  Parents whose
+    ``requires_grad`` is false (constants of the Tensor engine) are not
+    entered.
+
+    A node is marked as reached by setting its ``_gacc`` slot to a sentinel
+    (cheaper than a set on graphs of a million scalars).  The marks are
+    cleared before returning unless ``keep_marks`` (used by
+    :func:`run_backward`, which then sums gradients into those slots).
     """
-    if getattr(type(root), "_parent_slots", False):
-        return _toposort_slots(root)
+    reached = _REACHED
     order: list = []
     emit = order.append
-    seen = {root}
-    mark = seen.add
-    stack = [root]
-    parents = [root._prev]  # each stacked node's parents, read once
-    while stack:
-        for p in parents[-1]:
-            if p not in seen:
-                mark(p)
-                if p.requires_grad:
-                    stack.append(p)
-                    parents.append(p._prev)
-                    break
-        else:
-            parents.pop()
-            emit(stack.pop())
-    return order
-
-
-def _toposort_slots(root: Any) -> list:
-    """:func:`toposort` for nodes that keep at most two parents in slots ``_a``, ``_b``.
-
-    Same order as the general version; reading two slots instead of building
-    a ``_prev`` tuple is what makes the scalar engine fast.
-    """
-    order: list = []
-    emit = order.append
-    seen = {root}
-    mark = seen.add
+    root._gacc = reached
     stack = [root]
     push = stack.append
     pop = stack.pop
-    while stack:
-        node = stack[-1]
-        p = node._a
-        if p is not None and p not in seen:
-            mark(p)
-            push(p)
-            continue
-        p = node._b
-        if p is not None and p not in seen:
-            mark(p)
-            push(p)
-            continue
-        pop()
-        emit(node)
+    try:
+        while stack:
+            node = stack[-1]
+            p = node._a
+            if p is not None and p._gacc is None and (p.requires_grad or constants):
+                p._gacc = reached
+                push(p)
+                continue
+            p = node._b
+            if p is not None and p._gacc is None and (p.requires_grad or constants):
+                p._gacc = reached
+                push(p)
+                continue
+            rest = node._rest
+            if rest:
+                for p in rest:
+                    if p._gacc is None and (p.requires_grad or constants):
+                        p._gacc = reached
+                        push(p)
+                        break
+                else:
+                    emit(pop())
+                continue
+            emit(pop())
+    except BaseException:
+        _clear(order)
+        _clear(stack)
+        raise
+    if not keep_marks:
+        _clear(order)
     return order
+
+
+def _clear(nodes: Iterable[Any]) -> None:
+    for node in nodes:
+        node._gacc = None
 
 
 class _Root:
     """A virtual node whose parents are the roots of a backward pass."""
 
-    __slots__ = ("_prev",)
+    __slots__ = ("_a", "_b", "_rest", "_gacc")
     requires_grad = True
 
     def __init__(self, roots: tuple) -> None:
-        self._prev = roots
+        self._a, self._b, self._rest = roots[0], (roots[1] if len(roots) > 1 else None), roots[2:]
+        self._gacc = None
 
 
 def run_backward(
@@ -214,9 +223,10 @@ def run_backward(
     """Apply the chain rule from ``roots`` (seeded with ``grads``) to the leaves.
 
     One reverse walk over :func:`toposort`'s order.  The gradient waiting to
-    be passed on by a node is summed in the node's ``_gacc`` slot (``None``
-    when nothing has arrived; reset to ``None`` as the node is processed, and
-    on error), so fan-in sums without any dictionary.
+    be passed on by a node is summed in the node's ``_gacc`` slot, so fan-in
+    sums without any dictionary: ``dL/dparent += dL/dnode * dnode/dparent``
+    for every edge.  A node's slot is reset to ``None`` as it is processed
+    (and on error).
 
     With ``accumulate`` the gradient reaching each leaf is added to its
     ``grad`` (``_accumulate``); nodes whose class (or instance) sets
@@ -225,113 +235,69 @@ def run_backward(
     gradients reaching those nodes are returned in a dict keyed by ``id``
     (used by :func:`autograd.grad`); ``accumulate=False`` leaves every
     ``grad`` untouched.  Unless ``retain_graph`` the saved state of every
-    visited operation is released (``_release``) once it has been used.
+    visited operation is released (``_release``) once it has been used, and
+    reaching a released node again is an error.
     """
     roots = tuple(roots)
-    if (
-        len(roots) == 1
-        and inputs is None
-        and retain_graph
-        and grads[0] is not None
-        and getattr(type(roots[0]), "_parent_slots", False)
-    ):
-        roots[0]._gacc = grads[0]
-        _backward_slots(roots[0], accumulate)
-        return {}
     if len(roots) == 1:
-        order = toposort(roots[0])
+        order = toposort(roots[0], keep_marks=True)
     else:
-        order = toposort(_Root(roots))
-        order.pop()  # the virtual root itself
+        order = toposort(_Root(roots), keep_marks=True)
+        order.pop()._gacc = None  # the virtual root itself
+    reached = _REACHED
     want = {id(x) for x in inputs} if inputs is not None else None
     found: dict[int, Any] = {}
-    for r, g in zip(roots, grads):
-        if g is None:
-            continue
-        a = r._gacc
-        r._gacc = g if a is None else a + g
     try:
+        for r, g in zip(roots, grads):
+            if g is not None:
+                a = r._gacc
+                r._gacc = g if a is reached else a + g
         for node in reversed(order):
             g = node._gacc
-            if g is None:
-                continue
             node._gacc = None
+            if g is reached:
+                continue  # nothing flowed here
             if want is not None and id(node) in want:
                 found[id(node)] = g
-            parents = node._prev
-            if parents:
-                if accumulate and node._retain_grad:
-                    node.grad = g
-                pgrads = node._backward(node, g)
-                i = 0
-                for p in parents:
-                    q = pgrads[i]
-                    i += 1
-                    if q is not None and p.requires_grad:
-                        a = p._gacc
-                        p._gacc = q if a is None else a + q
-                if not retain_graph:
-                    node._release()
-            elif accumulate:
-                node._accumulate(g)
+            a = node._a
+            if a is None:  # a leaf (or an operation whose graph was released)
+                if node._backward is not None:
+                    raise RuntimeError(_FREED_MSG)
+                if accumulate:
+                    node._accumulate(g)
+                continue
+            if accumulate and node._retain_grad:
+                node.grad = g
+            pg = node._backward(node, g)
+            # add each parent's share; a parent outside this walk (a constant) has _gacc None
+            q = pg[0]
+            if q is not None:
+                s = a._gacc
+                if s is not None:
+                    a._gacc = q if s is reached else s + q
+            b = node._b
+            if b is not None:
+                q = pg[1]
+                if q is not None:
+                    s = b._gacc
+                    if s is not None:
+                        b._gacc = q if s is reached else s + q
+                rest = node._rest
+                if rest:
+                    for p, q in zip(rest, pg[2:]):
+                        if q is not None:
+                            s = p._gacc
+                            if s is not None:
+                                p._gacc = q if s is reached else s + q
+            if not retain_graph:
+                node._release()
     except BaseException:
-        for node in order:  # leave no pending gradient behind
-            node._gacc = None
+        _clear(order)  # leave no pending gradient behind
         raise
     return found
 
 
-def _backward_slots(root: Any, accumulate: bool) -> None:
-    """The whole of :func:`run_backward` for one root whose nodes keep parents in ``_a``/``_b``.
-
-    The scalar engine's hot path (same rule, same order, fewer Python steps):
-
-    1. depth-first post-order as in :func:`toposort`, but a node is marked as
-       seen by setting its pending gradient ``_gacc`` to ``0.0`` instead of
-       entering a set (the root already holds its seed);
-    2. the reverse walk then adds every parent's share with a plain ``+=``
-       (``_backward`` of such nodes returns numbers, never ``None``) and
-       resets ``_gacc`` to ``None``.
-    """
-    order: list = []
-    emit = order.append
-    stack = [root]
-    push = stack.append
-    pop = stack.pop
-    try:
-        while stack:
-            node = stack[-1]
-            p = node._a
-            if p is not None and p._gacc is None:
-                p._gacc = 0.0
-                push(p)
-                continue
-            p = node._b
-            if p is not None and p._gacc is None:
-                p._gacc = 0.0
-                push(p)
-                continue
-            pop()
-            emit(node)
-        retain = accumulate and root._retain_grad
-        for node in reversed(order):
-            g = node._gacc
-            node._gacc = None
-            a = node._a
-            if a is None:
-                if accumulate:
-                    node._accumulate(g)
-                continue
-            if retain:
-                node.grad = g
-            pg = node._backward(node, g)
-            a._gacc += pg[0]
-            b = node._b
-            if b is not None:
-                b._gacc += pg[1]
-    except BaseException:
-        for node in order:  # leave no pending gradient behind
-            node._gacc = None
-        for node in stack:
-            node._gacc = None
-        raise
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or to use results of a graph that "
+    "was already freed). Pass retain_graph=True to the first backward() to keep it."
+)

@@ -61,7 +61,7 @@ class Value:
 
     requires_grad = True
     _retain_grad = True  # intermediate Values show their gradient (teaching)
-    _parent_slots = True  # graph core: parents are in _a/_b (see autograd.graph)
+    _rest = ()  # graph core: a Value has at most two parents, in _a and _b
 
     def __init__(self, data: float, label: str = "", _prev: tuple = _EMPTY, _op: str = "", _backward=None) -> None:
         self.data = data if type(data) is float else float(data)

@@ -53,8 +53,6 @@ def test_sqrt_at_zero_forward_fine_backward_raises():
             y.backward()  # d sqrt/dx = 1/(2 sqrt x) = inf at 0
 
 
-@pytest.mark.xfail(reason="engine: an Inf made inside Sqrt.backward is reported as 'forward of Div', "
-                          "not as the backward of Sqrt (see autograd/function.py)", strict=True)
 def test_sqrt_backward_anomaly_names_sqrt():
     x = Tensor(np.array([0.0, 4.0]), requires_grad=True)
     with autograd.detect_anomaly():

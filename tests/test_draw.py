@@ -301,6 +301,8 @@ class FakeTensor:
 
     def __init__(self, data, label="", prev=(), op="", grad=None):
         self.data, self.label, self._prev, self._op, self.grad = np.asarray(data), label, prev, op, grad
+        self._a, self._b, self._rest = (tuple(prev) + (None, None))[:2] + (tuple(prev[2:]),)
+        self._gacc = None
 
 
 def test_array_nodes_show_shape_dtype_values_or_summary():

@@ -124,8 +124,8 @@ def test_sgd_steps_scalar_values():
 
     xs = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
     ys = [1.0, -1.0, -1.0, 1.0]
-    model = MLP(3, [4, 4, 1])
-    opt = SGD(model.parameters(), lr=0.05)
+    model = MLP(3, [4, 4, 1], activation="tanh", seed=0)
+    opt = SGD(model.parameters(), lr=0.02)
     losses = []
     for _ in range(20):
         preds = [model(x) for x in xs]
