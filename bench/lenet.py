@@ -19,7 +19,10 @@ Run::
     .venv/bin/python bench/lenet.py --framework ours --profile           # cProfile one epoch, by category
 
 The data folder is ``--data-dir``, else ``$CHAINRULE_DATA`` (see ``nn.datasets.MNIST``).
-``--threads N`` sets OMP/OpenBLAS/MKL threads (and ``torch.set_num_threads``) in both workers.
+Threads: each framework runs in its best configuration by default: chainrule with one OpenBLAS thread
+(``--ours-threads``; LeNet-5's matrices are small and a second OpenBLAS thread costs more than it gains,
+badly so when the machine is busy), torch with its own default (``--torch-threads``).  ``--threads N`` sets
+OMP/OpenBLAS/MKL threads (and ``torch.set_num_threads``) to N in both workers.
 """
 
 from __future__ import annotations
@@ -169,7 +172,7 @@ def worker_ours(args: argparse.Namespace) -> dict:
               f"train {train_s:.1f}s (CPU {train_cpu_s:.1f}s)  eval {eval_s:.1f}s  "
               f"(peak RSS so far {_peak_rss_mb():.0f} MB)", flush=True)
     return dict(framework="ours", recipe=r, epochs=epochs, load_s=load_s, peak_rss_mb=_peak_rss_mb(),
-                n_train=len(xtr), n_test=len(xte))
+                n_train=len(xtr), n_test=len(xte), openblas_threads=os.environ.get("OPENBLAS_NUM_THREADS"))
 
 
 def worker_torch(args: argparse.Namespace) -> dict:
@@ -270,9 +273,12 @@ def run_worker(framework: str, args: argparse.Namespace) -> dict | None:
     if args.verbose:
         cmd.append("--verbose")
     env = dict(os.environ)
-    if args.threads:
+    threads = args.threads or (args.ours_threads if framework == "ours" else args.torch_threads)
+    if threads:
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[k] = str(args.threads)
+            env[k] = str(threads)
+        if "--threads" not in cmd:
+            cmd += ["--threads", str(threads)]
     result = None
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as proc:
         assert proc.stdout is not None
@@ -331,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="BLAS/OpenMP threads in both workers")
+    p.add_argument("--ours-threads", type=int, default=1,
+                   help="OpenBLAS threads for chainrule (default 1: LeNet-5's matrices are small, and a second "
+                        "OpenBLAS thread costs more than it gains; 0 = OpenBLAS's default)")
+    p.add_argument("--torch-threads", type=int, default=None, help="torch threads (default: torch's default)")
     p.add_argument("--profile", action="store_true", help="cProfile our first epoch, by category")
     p.add_argument("--verbose", action="store_true", help="a line every 200 batches")
     p.add_argument("--json", default=None, help="also write all results to this JSON file")
