@@ -408,7 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--limit", type=_positive_int, default=None,
                         help="use only the first N images of each split (quick runs)")
 
-    t = sub.add_parser("train", help="train a model and write checkpoint, metrics and curves")
+    t = sub.add_parser("train", help="train a model and write checkpoint, metrics and curves",
+                       epilog="Speed tip: these models multiply small matrices, for which one OpenBLAS thread is "
+                              "usually fastest (a busy machine makes extra threads much slower): run with "
+                              "OPENBLAS_NUM_THREADS=1.")
     t.add_argument("--model", choices=MODELS, default="lenet5")
     t.add_argument("--dataset", choices=DATASETS, default="mnist", help="'sample' is the bundled MNIST subset")
     data_args(t)
