@@ -109,9 +109,13 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, data: np.ndarray) -> Tensor:
-        """A constant Tensor around an existing array (no copy, no dtype change)."""
+        """A constant Tensor around an existing array (no copy, no dtype change).
+
+        numpy reductions and ufuncs on 0-d input return numpy scalars; they are
+        turned into 0-d arrays here, so ``data`` is always an ``ndarray``.
+        """
         t = object.__new__(cls)
-        t.data = data
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
         t.grad = None
         t.requires_grad = False
         t._a = t._b = None

@@ -410,3 +410,10 @@ def test_fan_in_and_accumulation_property(x, calls):
         h = t * 2.0
         (h * t + h.exp() - t).sum().backward()  # diamond t -> h -> (h*t, exp h), plus a direct edge
     np.testing.assert_allclose(t.grad.data, calls * (4 * x + 2 * np.exp(2 * x) - 1), rtol=1e-12)
+
+
+def test_data_is_always_an_ndarray():
+    t = Tensor(np.ones((2, 2), np.float32), requires_grad=True)
+    for r in (t.sum(), t.max(), t.mean(), t.sum().exp(), (t * 2).sum().log(), t[0, 0]):
+        assert type(r.data) is np.ndarray and r.data.ndim == 0
+        assert np.asarray(r).shape == ()
