@@ -26,6 +26,7 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .threads import get_num_threads, set_num_threads
 from .value import Value
 
 try:

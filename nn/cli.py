@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from autograd.threads import set_num_threads
+
 __all__ = ["main", "RECIPES", "build_model", "load_data", "train", "make_graph"]
 
 MODELS = ("lenet5", "mlp")
@@ -408,10 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--limit", type=_positive_int, default=None,
                         help="use only the first N images of each split (quick runs)")
 
-    t = sub.add_parser("train", help="train a model and write checkpoint, metrics and curves",
-                       epilog="Speed tip: these models multiply small matrices, for which one OpenBLAS thread is "
-                              "usually fastest (a busy machine makes extra threads much slower): run with "
-                              "OPENBLAS_NUM_THREADS=1.")
+    def thread_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--threads", type=_positive_int, default=1,
+                        help="BLAS threads for numpy's matrix products (default 1: these models multiply small "
+                             "matrices, for which one OpenBLAS thread is fastest, and much faster on a busy machine)")
+
+    t = sub.add_parser("train", help="train a model and write checkpoint, metrics and curves")
     t.add_argument("--model", choices=MODELS, default="lenet5")
     t.add_argument("--dataset", choices=DATASETS, default="mnist", help="'sample' is the bundled MNIST subset")
     data_args(t)
@@ -427,11 +431,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
     t.add_argument("--no-progress", action="store_true", help="only one line per epoch")
+    thread_arg(t)
 
     e = sub.add_parser("eval", help="score a checkpoint on a test set")
     e.add_argument("--checkpoint", required=True, help="checkpoint.npz written by 'chainrule train'")
     e.add_argument("--dataset", choices=DATASETS, default=None, help="default: the dataset it was trained on")
     data_args(e)
+    thread_arg(e)
 
     g = sub.add_parser("graph", help="draw a model's computation graph, grouped by layer")
     g.add_argument("--model", choices=MODELS, default="lenet5")
@@ -439,11 +445,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="what 'make demo' runs: scalar moons, LeNet-5 on the MNIST sample, a graph")
     d.add_argument("--out", default="out", help="output folder (default out)")
+    thread_arg(d)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "threads", None):
+        set_num_threads(args.threads)
     try:
         if args.command == "train":
             train(model=args.model, dataset=args.dataset, data_dir=args.data_dir, download=args.download,
