@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ._atomic import atomic_write
 
 __all__ = ["save", "load", "RECORD_KEY"]
 
@@ -63,21 +64,7 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
               "sha256": {k: _digest(k, a) for k, a in arrays.items()}}
     payload = np.frombuffer(json.dumps(record).encode("utf-8"), dtype=np.uint8)
 
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays, **{RECORD_KEY: payload})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays, **{RECORD_KEY: payload}))
 
 
 def load(path: str | os.PathLike[str], verify: bool = True) -> dict[str, np.ndarray]:

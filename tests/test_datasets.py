@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import io
+import os
 import struct
 import urllib.error
 import urllib.request
@@ -10,9 +11,9 @@ import urllib.request
 import numpy as np
 import pytest
 
+from nn._atomic import atomic_write
 from nn.data import DataLoader
 from nn.datasets import MNIST, FashionMNIST, ImageDataset, make_moons, make_regression, make_spirals, mnist_sample
-from nn.datasets import mnist as mnist_mod
 
 FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
          "t10k-labels-idx1-ubyte.gz"]
@@ -205,9 +206,9 @@ def test_atomic_write_cleans_up_on_failure(tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(mnist_mod.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError):
-        mnist_mod._atomic_write(target, b"new")
+        atomic_write(target, lambda f: f.write(b"new"))
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["x.gz"]
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import atomic_write
 from ..data.dataset import Dataset, TensorDataset
 
 __all__ = ["ImageDataset", "MNIST", "FashionMNIST", "mnist_sample", "read_idx", "resolve_root"]
@@ -99,24 +99,6 @@ def resolve_root(name: str, root: str | os.PathLike[str] | None, filenames: list
         return sub, tried
     cache = _cache_home() / "chainrule" / name
     return cache, tried + [cache]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, fsync, then ``os.replace`` (never a partial file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class ImageDataset(Dataset):
@@ -239,7 +221,7 @@ class MNIST(ImageDataset):
             if actual != expected:
                 errors.append(f"{url}: md5 {actual} != expected {expected}")
                 continue
-            _atomic_write(self.root / filename, data)
+            atomic_write(self.root / filename, lambda f, data=data: f.write(data))
             return
         raise RuntimeError(f"{type(self).__name__}: could not download {filename}:\n  " + "\n  ".join(errors))
 
