@@ -56,8 +56,13 @@ class Value:
 
     # Parents live in two slots (``_a``, ``_b``) rather than a tuple: one
     # GC-tracked object per node instead of two halves the garbage collector's
-    # work on big graphs.  ``_prev`` builds the tuple on demand.
-    __slots__ = ("data", "grad", "_a", "_b", "_backward", "_op", "label", "_gacc", "__weakref__")
+    # work on big graphs.  ``_prev`` builds the tuple on demand.  Every slot
+    # costs a store when a node is made and a visit each time the collector
+    # traverses it, so a node sets only six: the operation's name is an
+    # attribute of its backward function (``_op``), and ``label`` (``_label``)
+    # and a custom operation name (``_opname``) stay unset until given (an
+    # unset slot is skipped by the collector).  No ``__weakref__`` slot either.
+    __slots__ = ("data", "grad", "_a", "_b", "_backward", "_gacc", "_label", "_opname")
 
     requires_grad = True
     _retain_grad = True  # intermediate Values show their gradient (teaching)
@@ -71,12 +76,39 @@ class Value:
             raise ValueError("Value: at most two parents")
         self._a = _prev[0] if n else None
         self._b = _prev[1] if n == 2 else None
-        self._op = _op
         self._backward = _backward
-        self.label = label
         self._gacc = None
+        if label:
+            self._label = label
+        if _op and _op != getattr(_backward, "op", ""):
+            self._opname = _op
 
     # --- graph bookkeeping ------------------------------------------------
+    @property
+    def label(self) -> str:
+        """A name for drawings and ``repr`` (``""`` until set)."""
+        try:
+            return self._label
+        except AttributeError:
+            return ""
+
+    @label.setter
+    def label(self, name: str) -> None:
+        self._label = name
+
+    @property
+    def _op(self) -> str:
+        """The operation that made this value (``""`` for a leaf), e.g. ``"+"``."""
+        try:
+            return self._opname
+        except AttributeError:
+            f = self._backward
+            return "" if f is None else getattr(f, "op", "")
+
+    @_op.setter
+    def _op(self, name: str) -> None:
+        self._opname = name
+
     @property
     def _prev(self) -> tuple:
         """The parents, in the order the operation received them (``()`` for a leaf)."""
@@ -119,9 +151,7 @@ class Value:
         out.grad = 0.0
         out._a = self
         out._b = other
-        out._op = "+"
         out._backward = _add_backward
-        out.label = ""
         out._gacc = None
         return out
 
@@ -136,9 +166,7 @@ class Value:
         out.grad = 0.0
         out._a = self
         out._b = other
-        out._op = "*"
         out._backward = _mul_backward
-        out.label = ""
         out._gacc = None
         return out
 
@@ -147,7 +175,7 @@ class Value:
         if type(other) is not Value:
             other = _lift(other, "__sub__")
         if _GradMode.enabled:
-            return _node2(self.data - other.data, self, other, "-", _sub_backward)
+            return _node2(self.data - other.data, self, other, _sub_backward)
         return _leaf(self.data - other.data)
 
     def __truediv__(self, other: Value | float) -> Value:
@@ -157,7 +185,7 @@ class Value:
         if other.data == 0.0:
             raise ZeroDivisionError(f"Value.__truediv__: division of {self.data!r} by zero")
         if _GradMode.enabled:
-            return _node2(self.data / other.data, self, other, "/", _div_backward)
+            return _node2(self.data / other.data, self, other, _div_backward)
         return _leaf(self.data / other.data)
 
     def __pow__(self, other: Value | float) -> Value:
@@ -170,7 +198,7 @@ class Value:
                 )
             out = a**other.data
             if _GradMode.enabled:
-                return _node2(out, self, other, "**", _pow_backward)
+                return _node2(out, self, other, _pow_backward)
             return _leaf(out)
         if not isinstance(other, Real):
             raise TypeError(f"Value.__pow__: expected a Value, int or float exponent, got {type(other).__name__}")
@@ -181,13 +209,13 @@ class Value:
         if isinstance(out, complex):
             raise ValueError(f"Value.__pow__: {a!r} ** {other!r} is not a real number")
         if _GradMode.enabled:
-            return _node1(out, self, f"**{other:g}", _make_const_pow_backward(float(other)))
+            return _node1(out, self, _make_const_pow_backward(float(other)))
         return _leaf(out)
 
     def __neg__(self) -> Value:
         """d(-a)/da = -1"""
         if _GradMode.enabled:
-            return _node1(-self.data, self, "neg", _neg_backward)
+            return _node1(-self.data, self, _neg_backward)
         return _leaf(-self.data)
 
     def __radd__(self, other: float) -> Value:
@@ -213,7 +241,7 @@ class Value:
         except OverflowError:
             out = math.inf
         if _GradMode.enabled:
-            return _node1(out, self, "exp", _exp_backward)
+            return _node1(out, self, _exp_backward)
         return _leaf(out)
 
     def log(self) -> Value:
@@ -221,13 +249,13 @@ class Value:
         if self.data <= 0.0:
             raise ValueError(f"Value.log: the natural log needs a positive input, got {self.data!r}")
         if _GradMode.enabled:
-            return _node1(math.log(self.data), self, "log", _log_backward)
+            return _node1(math.log(self.data), self, _log_backward)
         return _leaf(math.log(self.data))
 
     def tanh(self) -> Value:
         """d/dx tanh(x) = 1 - tanh(x)^2"""
         if _GradMode.enabled:
-            return _node1(math.tanh(self.data), self, "tanh", _tanh_backward)
+            return _node1(math.tanh(self.data), self, _tanh_backward)
         return _leaf(math.tanh(self.data))
 
     def sigmoid(self) -> Value:
@@ -239,14 +267,14 @@ class Value:
             e = math.exp(x)
             s = e / (1.0 + e)
         if _GradMode.enabled:
-            return _node1(s, self, "sigmoid", _sigmoid_backward)
+            return _node1(s, self, _sigmoid_backward)
         return _leaf(s)
 
     def relu(self) -> Value:
         """relu(x) = max(0, x); d/dx = 1 if x > 0 else 0 (0 at the kink, as PyTorch)"""
         x = self.data
         if _GradMode.enabled:
-            return _node1(x if x > 0.0 else 0.0, self, "relu", _relu_backward)
+            return _node1(x if x > 0.0 else 0.0, self, _relu_backward)
         return _leaf(x if x > 0.0 else 0.0)
 
     def step(self) -> Value:
@@ -257,37 +285,33 @@ class Value:
         by gradient descent.  Backward returns 0.
         """
         if _GradMode.enabled:
-            return _node1(1.0 if self.data > 0.0 else 0.0, self, "step", _step_backward)
+            return _node1(1.0 if self.data > 0.0 else 0.0, self, _step_backward)
         return _leaf(1.0 if self.data > 0.0 else 0.0)
 
 
 _new = object.__new__
 
 
-def _node2(data: float, a: Value, b: Value, op: str, backward) -> Value:
+def _node2(data: float, a: Value, b: Value, backward) -> Value:
     """Make a binary operation's result without going through ``__init__`` (the hot path)."""
     v = _new(Value)
     v.data = data
     v.grad = 0.0
     v._a = a
     v._b = b
-    v._op = op
     v._backward = backward
-    v.label = ""
     v._gacc = None
     return v
 
 
-def _node1(data: float, a: Value, op: str, backward) -> Value:
+def _node1(data: float, a: Value, backward) -> Value:
     """Make a unary operation's result."""
     v = _new(Value)
     v.data = data
     v.grad = 0.0
     v._a = a
     v._b = None
-    v._op = op
     v._backward = backward
-    v.label = ""
     v._gacc = None
     return v
 
@@ -298,9 +322,7 @@ def _leaf(data: float) -> Value:
     v.grad = 0.0
     v._a = None
     v._b = None
-    v._op = ""
     v._backward = None
-    v.label = ""
     v._gacc = None
     return v
 
@@ -347,6 +369,8 @@ def _make_const_pow_backward(k: float):
         a = out._a
         return (g * k * a.data ** (k - 1.0) if k != 0.0 else 0.0,)
 
+    _const_pow_backward.op = f"**{k:g}"
+
     if len(_CONST_POW_BACKWARD) < 256:
         _CONST_POW_BACKWARD[k] = _const_pow_backward
     return _const_pow_backward
@@ -380,3 +404,13 @@ def _relu_backward(out: Value, g: float) -> tuple:
 
 def _step_backward(out: Value, g: float) -> tuple:
     return (0.0,)
+
+
+# the name each operation shows in drawings and ``_op``
+for _f, _name in (
+    (_add_backward, "+"), (_mul_backward, "*"), (_sub_backward, "-"), (_div_backward, "/"),
+    (_pow_backward, "**"), (_neg_backward, "neg"), (_exp_backward, "exp"), (_log_backward, "log"),
+    (_tanh_backward, "tanh"), (_sigmoid_backward, "sigmoid"), (_relu_backward, "relu"), (_step_backward, "step"),
+):
+    _f.op = _name
+del _f, _name
