@@ -1,15 +1,24 @@
-"""How many threads numpy's BLAS uses for matrix products (like ``torch.set_num_threads``).
+"""How many threads chainrule uses inside one operation (like ``torch.set_num_threads``).
 
-chainrule's convolutions and linear layers are matrix products of modest size
-(LeNet-5's are a few hundred thousand multiply-adds per call).  For those,
-OpenBLAS's second thread often costs more than it gains, and on a busy
-machine its spinning threads can make a small product a hundred times
-slower.  ``set_num_threads(1)`` is what the ``chainrule`` command and the
-benchmarks use by default; the library itself changes nothing unless asked.
+``set_num_threads(n)`` sets chainrule's *intra-op* thread count ``n``:
 
-The thread count is set through the OpenBLAS library that numpy has already
-loaded (found in ``/proc/self/maps`` or next to numpy), with ``ctypes``;
-where numpy uses another BLAS the functions say so and do nothing.
+* convolutions split the batch into chunks and run them on a small persistent pool of
+  ``n - 1`` Python threads plus the calling thread (numpy's matrix products, copies and
+  ufuncs release the GIL); each thread has its own scratch buffers and calls BLAS with
+  **one** OpenBLAS thread, so the threads never fight over cores;
+* a single large matrix product (``matmul``, ``linear``; at least ``GEMM_PARALLEL_MACS``
+  multiply-adds) lets OpenBLAS use ``n`` threads; a small one uses 1 (a second BLAS thread
+  costs more than it gains there, and OpenBLAS's spinning threads make small products very
+  slow on a busy machine).
+
+chainrule therefore *manages numpy's OpenBLAS thread count* while it runs: it sets it (through
+the OpenBLAS library numpy has loaded, with ``ctypes``, only when the wanted count changes) to
+1 or ``n`` per product.  Your own numpy products afterwards run with whichever of the two
+chainrule used last.  Where numpy's BLAS is not OpenBLAS, only the convolution pool is used.
+
+Default (``set_num_threads`` never called): ``n`` is the thread count numpy's OpenBLAS had
+when chainrule first needed it, which honours ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``
+and is otherwise the number of cores; without OpenBLAS, the number of usable cores.
 """
 
 from __future__ import annotations
@@ -17,18 +26,32 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 __all__ = ["set_num_threads", "get_num_threads"]
 
+# A matrix product with at least this many multiply-adds lets OpenBLAS use all n threads.
+GEMM_PARALLEL_MACS = 1 << 20
+
 _SETTERS = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_", "openblas_set_num_threads")
 _GETTERS = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_", "openblas_get_num_threads")
 _lib: ctypes.CDLL | None | bool = False  # False: not looked up yet
+_setter: Callable[[int], object] | None = None
+_getter: Callable[[], int] | None = None
+
+_intra: int | None = None  # chainrule's intra-op threads (None: not decided yet)
+_blas_now: int | None = None  # the OpenBLAS thread count chainrule last set (or read)
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_lock = threading.Lock()
 
 
 def _openblas() -> ctypes.CDLL | None:
-    global _lib
+    global _lib, _setter, _getter
     if _lib is not False:
         return _lib
     paths: list[str] = []
@@ -46,36 +69,120 @@ def _openblas() -> ctypes.CDLL | None:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        if any(hasattr(lib, name) for name in _SETTERS):
-            _lib = lib
-            break
+        setter = next((getattr(lib, s) for s in _SETTERS if hasattr(lib, s)), None)
+        if setter is None:
+            continue
+        setter.argtypes = [ctypes.c_int]
+        getter = next((getattr(lib, s) for s in _GETTERS if hasattr(lib, s)), None)
+        if getter is not None:
+            getter.restype = ctypes.c_int
+        _lib, _setter, _getter = lib, setter, getter
+        break
     return _lib
 
 
+def blas_threads() -> int | None:
+    """The thread count numpy's OpenBLAS uses right now (None without OpenBLAS)."""
+    _openblas()
+    return None if _getter is None else int(_getter())
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def get_num_threads() -> int:
+    """chainrule's intra-op thread count (see the module docstring)."""
+    global _intra
+    if _intra is None:
+        n = blas_threads()
+        _intra = max(1, n if n is not None else _cores())
+    return _intra
+
+
 def set_num_threads(n: int) -> bool:
-    """Use ``n`` BLAS threads for numpy's matrix products; False if numpy's BLAS is not OpenBLAS."""
+    """Use up to ``n`` threads inside each operation; False if numpy's BLAS is not OpenBLAS.
+
+    Also sets numpy's OpenBLAS to ``n`` threads (chainrule lowers it to 1 for small
+    products and for its own parallel loops, see the module docstring).
+    """
+    global _intra
+    n = int(n)
     if n < 1:
         raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
-    lib = _openblas()
-    if lib is None:
+    _intra = n
+    _openblas()
+    if _setter is None:
         return False
-    for name in _SETTERS:
-        fn = getattr(lib, name, None)
-        if fn is not None:
-            fn.argtypes = [ctypes.c_int]
-            fn(int(n))
-            return True
-    return False  # pragma: no cover
+    _set_blas(n)
+    return True
 
 
-def get_num_threads() -> int | None:
-    """The number of BLAS threads numpy's OpenBLAS uses (None if unknown)."""
-    lib = _openblas()
-    if lib is None:
-        return None
-    for name in _GETTERS:
-        fn = getattr(lib, name, None)
-        if fn is not None:
-            fn.restype = ctypes.c_int
-            return int(fn())
-    return None  # pragma: no cover
+def _set_blas(n: int) -> None:
+    global _blas_now
+    if _setter is not None:
+        _setter(n)
+    _blas_now = n
+
+
+def use_blas_threads(n: int) -> None:
+    """Have OpenBLAS use ``n`` threads (a ctypes call only when that changes)."""
+    if n != _blas_now:
+        if _lib is False:
+            _openblas()
+        _set_blas(n)
+
+
+def gemm_threads(macs: int) -> None:
+    """Set OpenBLAS's threads for one product of ``macs`` multiply-adds: n if big, else 1."""
+    n = _intra if _intra is not None else get_num_threads()
+    use_blas_threads(n if n > 1 and macs >= GEMM_PARALLEL_MACS else 1)
+
+
+def _get_pool(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _lock:
+        if _pool is None or _pool_size != workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chainrule")
+            _pool_size = workers
+        return _pool
+
+
+def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None = None) -> None:
+    """Run ``work(k)`` for k in range(ntasks) on up to ``threads`` threads (default: the
+    intra-op count), each thread taking a contiguous run of k in order; BLAS gets one thread
+    per caller when more than one thread runs.  Exceptions propagate.
+    """
+    n = min(get_num_threads() if threads is None else threads, ntasks)
+    if n <= 1:
+        for k in range(ntasks):
+            work(k)
+        return
+    use_blas_threads(1)
+
+    def run(lo: int, hi: int) -> None:
+        for k in range(lo, hi):
+            work(k)
+
+    bounds = [ntasks * i // n for i in range(n + 1)]
+    pool = _get_pool(n - 1)
+    futures = [pool.submit(run, bounds[i], bounds[i + 1]) for i in range(1, n)]
+    try:
+        run(bounds[0], bounds[1])
+    finally:
+        for f in futures:
+            f.result()
+
+
+def _after_fork() -> None:  # the pool's threads do not exist in a forked child
+    global _pool, _pool_size, _lock
+    _pool, _pool_size, _lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

@@ -9,30 +9,44 @@ Cases (each a full forward + ``loss.backward()``, gradients reset each call):
 * ``mlp``: 784-256-128-10 with ReLU, fused ``linear`` layers, loss = cross-entropy
   ``-(log_softmax(logits) * one_hot).sum() / B`` written identically in both libraries.
 
-at batch 64 and 256.  Timings are interleaved round-robin with torch in the same
-process (torch's thread count left at its default); the ratio is the median over rounds
-of ours/torch, robust to load from other processes.  Also: the overhead of one
-elementwise op on a 10-element tensor, forward + backward, in microseconds.
+at batch 64 and 256.  Also: the overhead of one elementwise op on a 10-element tensor,
+forward + backward, in microseconds.
+
+Protocol (default): each framework runs in its **own worker process** (same cases, same seeds),
+so neither one's thread pool (torch's OpenMP threads, numpy's spinning OpenBLAS threads)
+disturbs the other.  Per case, each worker warms up, then the parent runs ``--repeats`` rounds
+alternating between the chainrule worker and the torch worker (order swapped each round, a short
+quiet gap between them so spinning threads go back to sleep); a round is one timed batch of calls
+and its result comes back as JSON.  The ratio is the median over rounds of ours/torch (paired
+rounds, robust to load drifting between rounds).  chainrule uses ``--threads`` intra-op threads
+(``autograd.set_num_threads``, default: chainrule's default), torch its default thread count.
+``--in-process`` is the old protocol: both timed interleaved in this one process.
 
 Run:  .venv/bin/python bench/ops.py [--repeats 15] [--batches 64 256] [--cases conv1 conv2 mlp]
+                                    [--threads N] [--in-process]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import os
+import subprocess
 import sys
+import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import blas_threads, compare, env_note, load_note, median_ms, paired_ratio  # noqa: E402
+from _common import compare, env_note, load_note, median_ms, paired_ratio, per_call  # noqa: E402
 
 import autograd as ag  # noqa: E402
 from autograd.ops.conv import conv2d, max_pool2d  # noqa: E402
 from autograd.ops.linalg import linear  # noqa: E402
+from autograd.threads import blas_threads  # noqa: E402
 
 try:
     import torch
@@ -136,49 +150,149 @@ def tiny_op_case():
     return fns
 
 
+def make_case(name: str, batch: int):
+    """(callables, label) of one case; its data depends only on (name, batch), in every process."""
+    rng = np.random.default_rng([batch, sum(map(ord, name))])
+    if name == "mlp":
+        return mlp_case(batch, rng), "784-256-128-10 relu, CE loss"
+    if name == "tiny":
+        return tiny_op_case(), "tanh on 10 elements"
+    c, h, o = CONV_SHAPES[name]
+    return conv_case(name, batch, rng), f"x({c},{h},{h}) w({o},{c},5,5) +relu+pool2"
+
+
+def worker(framework: str) -> int:
+    """Serve timing requests on stdin, one JSON object a line; answer one JSON line each.
+
+    ``{"case", "batch", "number"}``: seconds per call over ``number`` calls (the first request of
+    a case builds it and warms it up; ``number`` 0 calibrates: seconds per call of 2 calls).
+    """
+    cases: dict = {}
+    print(json.dumps({"ready": True, "threads": ag.get_num_threads(),
+                      "torch_threads": torch.get_num_threads() if torch is not None else None}), flush=True)
+    for line in sys.stdin:
+        req = json.loads(line)
+        key = (req["case"], req["batch"])
+        if key not in cases:
+            fns, _ = make_case(*key)
+            cases[key] = fns[framework]
+            for _ in range(3):
+                cases[key]()
+        fn = cases[key]
+        gc_was = gc.isenabled()
+        gc.disable()
+        try:
+            t = per_call(fn, req["number"] or 2)
+        finally:
+            if gc_was:
+                gc.enable()
+        print(json.dumps({"seconds": t}), flush=True)
+    return 0
+
+
+class _Worker:
+    def __init__(self, framework: str, threads: int):
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--threads", str(threads)]
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.info = json.loads(self.p.stdout.readline())
+
+    def time(self, case: str, batch: int, number: int) -> float:
+        self.p.stdin.write(json.dumps({"case": case, "batch": batch, "number": number}) + "\n")
+        self.p.stdin.flush()
+        return json.loads(self.p.stdout.readline())["seconds"]
+
+    def close(self) -> None:
+        self.p.stdin.close()
+        self.p.wait()
+
+
+def timed_apart(workers: dict, case: str, batch: int, repeats: int, number: int = 0,
+                budget: float = 0.05, gap: float = 0.15) -> dict[str, list[float]]:
+    """Seconds per call of each worker's case, rounds alternating between the worker processes."""
+    names = list(workers)
+    if number <= 0:
+        slowest = max(workers[n].time(case, batch, 0) for n in names)
+        number = max(1, min(200, int(budget / max(slowest, 1e-7))))
+    for n in names:  # warm-up round
+        workers[n].time(case, batch, number)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats):
+        for n in names[r % len(names):] + names[: r % len(names)]:
+            time.sleep(gap)  # let the other process's spinning threads go to sleep
+            times[n].append(workers[n].time(case, batch, number))
+    return times
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=15, help="interleaved rounds per case")
+    ap.add_argument("--repeats", type=int, default=15, help="rounds per case")
     ap.add_argument("--batches", type=int, nargs="+", default=[64, 256])
     ap.add_argument("--cases", nargs="+", default=["conv1", "conv2", "mlp"], choices=["conv1", "conv2", "mlp"])
+    ap.add_argument("--threads", type=int, default=0,
+                    help="chainrule's intra-op threads (autograd.set_num_threads); 0 = chainrule's default")
+    ap.add_argument("--in-process", action="store_true",
+                    help="old protocol: time both frameworks interleaved in this one process")
+    ap.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.threads:
+        ag.set_num_threads(args.threads)
+    if args.worker:
+        return worker(args.worker)
 
-    print(f"numpy {np.__version__}; OpenBLAS threads: {blas_threads()}")
+    apart = not args.in_process and torch is not None
+    print(f"numpy {np.__version__}; chainrule intra-op threads: {ag.get_num_threads()}"
+          f"{'' if args.threads else ' (its default)'}; OpenBLAS threads now: {blas_threads()}; "
+          f"{os.cpu_count()} CPUs")
     print(f"environment: {env_note()}; {load_note()}")
     if torch is None:
         print("torch is not importable: skipping the comparison, printing our times only")
     else:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads (default)")
-    rng = np.random.default_rng(0)
+    print("protocol: " + ("each framework in its own worker process, rounds alternating" if apart
+                          else "both interleaved in this process"))
+    workers = {}
+    if apart:
+        workers = {"ours": _Worker("ours", args.threads), "torch": _Worker("torch", 0)}
+
+    def measure(name: str, batch: int, number: int = 0) -> dict[str, list[float]]:
+        if apart:
+            return timed_apart(workers, name, batch, args.repeats, number)
+        return compare(make_case(name, batch)[0], repeats=args.repeats, number=number)
 
     print(f"\n{'case':<6} {'shape':<34} {'batch':>5} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} {'bar':>5}")
     worst_ok = True
-    for name in args.cases:
-        for batch in args.batches:
-            if name == "mlp":
-                fns, shape = mlp_case(batch, rng), "784-256-128-10 relu, CE loss"
-            else:
-                fns = conv_case(name, batch, rng)
-                c, h, o = CONV_SHAPES[name]
-                shape = f"x({c},{h},{h}) w({o},{c},5,5) +relu+pool2"
-            times = compare(fns, repeats=args.repeats)
-            ours = median_ms(times["ours"])
-            if "torch" in times:
-                theirs = median_ms(times["torch"])
-                ratio = paired_ratio(times["ours"], times["torch"])
-                ok = ratio <= BARS[name]
-                worst_ok &= ok
-                print(f"{name:<6} {shape:<34} {batch:>5} {ours:>9.3f} {theirs:>9.3f} {ratio:>6.2f} "
-                      f"{BARS[name]:>4.1f}{'' if ok else ' !'}", flush=True)
-            else:
-                print(f"{name:<6} {shape:<34} {batch:>5} {ours:>9.3f} {'-':>9} {'-':>6}", flush=True)
+    try:
+        for name in args.cases:
+            for batch in args.batches:
+                shape = make_case(name, batch)[1] if not apart else _label(name)
+                times = measure(name, batch)
+                ours = median_ms(times["ours"])
+                if "torch" in times:
+                    theirs = median_ms(times["torch"])
+                    ratio = paired_ratio(times["ours"], times["torch"])
+                    ok = ratio <= BARS[name]
+                    worst_ok &= ok
+                    print(f"{name:<6} {shape:<34} {batch:>5} {ours:>9.3f} {theirs:>9.3f} {ratio:>6.2f} "
+                          f"{BARS[name]:>4.1f}{'' if ok else ' !'}", flush=True)
+                else:
+                    print(f"{name:<6} {shape:<34} {batch:>5} {ours:>9.3f} {'-':>9} {'-':>6}", flush=True)
 
-    times = compare(tiny_op_case(), repeats=args.repeats, number=2000)
+        times = measure("tiny", 10, number=2000)
+    finally:
+        for w in workers.values():
+            w.close()
     tiny = median_ms(times["ours"]) * 1e3
     extra = f" (torch {median_ms(times['torch']) * 1e3:.1f} us)" if "torch" in times else ""
     print(f"\nelementwise op on 10 elements, forward + backward: {tiny:.1f} us{extra}  (bar: <= 15 us)")
     print(f"{load_note()}")
     return 0 if worst_ok else 1
+
+
+def _label(name: str) -> str:
+    if name == "mlp":
+        return "784-256-128-10 relu, CE loss"
+    c, h, o = CONV_SHAPES[name]
+    return f"x({c},{h},{h}) w({o},{c},5,5) +relu+pool2"
 
 
 if __name__ == "__main__":

@@ -1,25 +1,107 @@
-"""autograd.set_num_threads / get_num_threads: numpy's OpenBLAS thread count through ctypes."""
+"""autograd.set_num_threads / get_num_threads: chainrule's intra-op threads (conv thread pool,
+OpenBLAS threads for big products) and the pool path's results."""
 
 import numpy as np
 import pytest
 
 import autograd
+from autograd import threads
+from autograd.ops.conv import conv2d, max_pool2d
 
 
-def test_set_and_get_round_trip():
+@pytest.fixture
+def restore_threads():
     before = autograd.get_num_threads()
-    if before is None:
-        pytest.skip("numpy does not use OpenBLAS here")
-    try:
-        assert autograd.set_num_threads(1) is True
-        assert autograd.get_num_threads() == 1
+    yield
+    autograd.set_num_threads(before)
+
+
+def test_set_and_get_round_trip(restore_threads):
+    for n in (1, 2, 3):
+        ok = autograd.set_num_threads(n)
+        assert autograd.get_num_threads() == n
+        if ok:  # numpy's BLAS is OpenBLAS: it follows
+            assert threads.blas_threads() == n
         a = np.arange(12.0).reshape(3, 4)
         assert np.allclose(a @ a.T, np.einsum("ij,kj->ik", a, a))  # products still right
-    finally:
-        autograd.set_num_threads(before)
-    assert autograd.get_num_threads() == before
 
 
 def test_rejects_zero_threads():
     with pytest.raises(ValueError, match="at least 1"):
         autograd.set_num_threads(0)
+
+
+def test_default_is_positive():
+    assert autograd.get_num_threads() >= 1
+
+
+def test_gemm_threads_by_size(restore_threads):
+    if not autograd.set_num_threads(2):
+        pytest.skip("numpy does not use OpenBLAS here")
+    threads.gemm_threads(10)
+    assert threads.blas_threads() == 1
+    threads.gemm_threads(threads.GEMM_PARALLEL_MACS)
+    assert threads.blas_threads() == 2
+    autograd.set_num_threads(1)
+    threads.gemm_threads(threads.GEMM_PARALLEL_MACS * 100)
+    assert threads.blas_threads() == 1
+
+
+def test_parallel_for_runs_every_task_once_and_raises(restore_threads):
+    seen = []
+    threads.parallel_for(11, seen.append, threads=3)
+    assert sorted(seen) == list(range(11))
+
+    def boom(k):
+        if k == 7:
+            raise ZeroDivisionError("task 7")
+
+    with pytest.raises(ZeroDivisionError, match="task 7"):
+        threads.parallel_for(9, boom, threads=2)
+
+
+def _conv_block_grads(x, w, b):
+    X = autograd.Tensor(x, requires_grad=True)
+    W = autograd.Tensor(w, requires_grad=True)
+    B = autograd.Tensor(b, requires_grad=True)
+    y = max_pool2d(conv2d(X, W, B, padding=1).relu(), 2)
+    g = autograd.Tensor(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(x.dtype))
+    y.backward(g)
+    return [y.data, X.grad.data, W.grad.data, B.grad.data]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", [1, 5, 64, 300])
+def test_conv_pool_path_identical_to_serial(restore_threads, dtype, batch):
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 3, 11, 11)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    autograd.set_num_threads(1)
+    serial = _conv_block_grads(x, w, b)
+    for n in (2, 3):
+        autograd.set_num_threads(n)
+        for a, s in zip(_conv_block_grads(x, w, b), serial):
+            assert a.dtype == s.dtype
+            np.testing.assert_array_equal(a, s)  # bit for bit: chunking does not depend on threads
+
+
+def test_conv_pool_path_matches_direct_formula(restore_threads):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 2, 7, 6))
+    w = rng.standard_normal((3, 2, 3, 2))
+    autograd.set_num_threads(2)
+    X = autograd.Tensor(x, requires_grad=True)
+    W = autograd.Tensor(w, requires_grad=True)
+    y = conv2d(X, W)
+    g = rng.standard_normal(y.shape)
+    y.backward(autograd.Tensor(g))
+    win = np.lib.stride_tricks.sliding_window_view(x, (3, 2), axis=(2, 3))  # n c ho wo kh kw
+    ref = np.einsum("ncpqij,ocij->nopq", win, w)
+    np.testing.assert_allclose(y.data, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(W.grad.data, np.einsum("ncpqij,nopq->ocij", win, g), rtol=1e-12, atol=1e-12)
+    gx = np.zeros_like(x)
+    for i in range(3):
+        for j in range(2):
+            gx[:, :, i : i + y.shape[2], j : j + y.shape[3]] += np.einsum("nopq,oc->ncpq", g, w[:, :, i, j])
+    np.testing.assert_allclose(X.grad.data, gx, rtol=1e-12, atol=1e-12)

@@ -29,6 +29,7 @@ in each window.
 
 from __future__ import annotations
 
+from threading import get_ident
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..function import Function
 from ..tensor import Tensor
+from ..threads import gemm_threads, parallel_for
 from ._util import lift
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d"]
@@ -47,15 +49,15 @@ _buffers: dict[tuple, np.ndarray] = {}
 
 
 def _buffer(shape: tuple, dtype: Any, slot: Any, zero: bool = False) -> np.ndarray:
-    """A reused scratch array, one per (slot, shape, dtype).
+    """A reused scratch array, one per (slot, shape, dtype, calling thread).
 
     Contents are whatever the last user left, except that ``zero`` buffers start as zeros (their
     users only ever write the same positions, leaving the rest zero).
     """
-    key = (slot, shape, np.dtype(dtype).str)
+    key = (slot, shape, np.dtype(dtype).str, get_ident())
     buf = _buffers.get(key)
     if buf is None:
-        if len(_buffers) > 64:
+        if len(_buffers) > 256:
             _buffers.clear()
         buf = _buffers[key] = (np.zeros if zero else np.empty)(shape, dtype)
     return buf
@@ -155,11 +157,27 @@ def _ext_view(buf: np.ndarray, m: int, gm: _ConvGeom) -> np.ndarray:
     return as_strided(buf, (m, buf.shape[0], gm.ho, gm.wo), (s[1], s[0], wp * s[2], s[2]))
 
 
-def _plan(gm: _ConvGeom, itemsize: int) -> tuple[int, int]:
-    """(chunk of samples, L) for the stride-1 path."""
+def _ext_view3(buf: np.ndarray, m: int, gm: _ConvGeom) -> np.ndarray:
+    """The (m, O, ho, wo) positions of an (nb, O, L) per-sample flat-rows buffer."""
+    wp = _flat_geometry(gm)[1]
+    s = buf.strides
+    return as_strided(buf, (m, buf.shape[1], gm.ho, gm.wo), (s[0], s[1], wp * s[2], s[2]))
+
+
+def _plan(gm: _ConvGeom, itemsize: int) -> tuple[int, list[int], int]:
+    """(buffer size nb, chunk bounds, L) for the stride-1 path.
+
+    The number of chunks is a multiple of 4 (at most the batch), so 1, 2 or 4 threads get equal
+    shares; it does not depend on the thread count, so results do not either.
+    """
     _, _, L = _flat_geometry(gm)
     c, kh, kw = gm.wshape[1:]
-    return _chunk(gm.xshape[0], c * kh * kw * L * itemsize), L
+    n = gm.xshape[0]
+    nb = _chunk(n, c * kh * kw * L * itemsize)
+    k = -(-n // nb)
+    k = min(n, -(-k // 4) * 4)
+    bounds = [n * i // k for i in range(k + 1)]
+    return -(-n // k), bounds, L
 
 
 def _padded(x: np.ndarray, gm: _ConvGeom) -> np.ndarray:
@@ -179,18 +197,22 @@ def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, gm: _ConvG
     ckk = c * kh * kw
     bias = None if b is None else b.astype(dtype, copy=False).reshape(1, o, 1, 1)
     if gm.sh == gm.sw == 1:
-        nb, L = _plan(gm, y.itemsize)
-        cols = _buffer((c, kh, kw, nb, L), dtype, "cols")
-        ye = _buffer((o, nb, L), dtype, "yext")
-        for s in range(0, n, nb):
-            e = min(n, s + nb)
+        nb, bounds, L = _plan(gm, y.itemsize)
+        gemm_threads(o * ckk * nb * L)
+
+        def work(k: int) -> None:
+            s, e = bounds[k], bounds[k + 1]
             m = e - s
+            cols = _buffer((c, kh, kw, nb, L), dtype, "cols")
+            ye = _buffer((o, nb, L), dtype, "yext")
             cc = _flat_cols(xp[s:e], gm, cols[:, :, :, :m]).reshape(ckk, m * L)
             np.matmul(w2, cc, out=ye[:, :m].reshape(o, m * L))
             if bias is None:
                 np.copyto(y[s:e], _ext_view(ye, m, gm))
             else:
                 np.add(_ext_view(ye, m, gm), bias, out=y[s:e])
+
+        parallel_for(len(bounds) - 1, work)
         return y
     y3 = y.reshape(n, o, ho * wo)
     p = ho * wo
@@ -222,24 +244,36 @@ def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom) -> np.ndar
     dtype = np.result_type(g, w)
     g = g.astype(dtype, copy=False)
     ph, pw = gm.ph, gm.pw
-    gxp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype)
+    hp, wp = h + 2 * ph, wd + 2 * pw
     w2t = w.reshape(o, -1).T.astype(dtype, copy=False)
     ckk = c * kh * kw
     if gm.sh == gm.sw == 1:
-        nb, L = _plan(gm, gxp.itemsize)
-        hp, wp = gxp.shape[2:]
-        gcols = _buffer((c, kh, kw, nb, L), dtype, "cols")
+        gxp = np.empty((n, c, hp, wp), dtype)
+        nb, bounds, L = _plan(gm, gxp.itemsize)
+        gemm_threads(o * ckk * nb * L)
         flat = gxp.reshape(n, c, hp * wp)
-        for s in range(0, n, nb):
-            e = min(n, s + nb)
+        r = hp * wp
+
+        def work(k: int) -> None:
+            # col2im in two passes: the columns are copied into a "skewed" zero buffer z where
+            # kernel offset (i, j) of channel c is row z[., c, i*kw + j] shifted right by
+            # i*Wp + j, then one reduction over the kh*kw rows gives the padded x-gradient.
+            s, e = bounds[k], bounds[k + 1]
             m = e - s
-            ge = _g_ext(g, s, e, nb, L, gm)
-            np.matmul(w2t, ge, out=gcols[:, :, :, :m].reshape(ckk, m * L))
-            for i in range(kh):
-                for j in range(kw):
-                    dst = flat[s:e, :, i * wp + j : i * wp + j + L]
-                    dst += gcols[:, i, j, :m].transpose(1, 0, 2)
+            ge = _buffer((nb, o, L), dtype, ("gext3", wp, gm.wo), zero=True)
+            np.copyto(_ext_view3(ge, m, gm), g[s:e])
+            gc = _buffer((nb, c, kh, kw, L), dtype, "gcols3")
+            np.matmul(w2t, ge[:m], out=gc[:m].reshape(m, ckk, L))
+            z = _buffer((nb, c, kh * kw, r), dtype, ("skew", wp, L, kh, kw), zero=True)
+            zs = z.strides
+            it = z.itemsize
+            skew = as_strided(z, (m, c, kh, kw, L), (zs[0], zs[1], kw * zs[2] + wp * it, zs[2] + it, it))
+            np.copyto(skew, gc[:m])
+            np.add.reduce(z[:m], axis=2, out=flat[s:e])
+
+        parallel_for(len(bounds) - 1, work)
     else:
+        gxp = np.zeros((n, c, hp, wp), dtype)
         g3 = g.reshape(n, o, ho * wo)
         p = ho * wo
         nb = _chunk(n, ckk * p * gxp.itemsize)
@@ -267,16 +301,21 @@ def _conv_backward_weight(x: np.ndarray, g: np.ndarray, gm: _ConvGeom) -> np.nda
     ckk = c * kh * kw
     gw = np.zeros((o, ckk), dtype)
     if gm.sh == gm.sw == 1:
-        nb, L = _plan(gm, gw.itemsize)
-        cols = _buffer((c, kh, kw, nb, L), dtype, "cols")
-        part = _buffer((o, ckk), dtype, "wpart")
-        for s in range(0, n, nb):
-            e = min(n, s + nb)
+        nb, bounds, L = _plan(gm, gw.itemsize)
+        gemm_threads(o * ckk * nb * L)
+        parts = np.empty((len(bounds) - 1, o, ckk), dtype)
+
+        def work(k: int) -> None:
+            s, e = bounds[k], bounds[k + 1]
             m = e - s
+            cols = _buffer((c, kh, kw, nb, L), dtype, "cols")
             cc = _flat_cols(xp[s:e], gm, cols[:, :, :, :m]).reshape(ckk, m * L)
             ge = _g_ext(g, s, e, nb, L, gm)
-            gw += np.matmul(ge, cc.T, out=part)
-        return gw.reshape(gm.wshape)
+            np.matmul(ge, cc.T, out=parts[k])
+
+        parallel_for(len(bounds) - 1, work)
+        # summed in chunk order whatever the thread count, so results do not depend on it
+        return np.add.reduce(parts, axis=0).reshape(gm.wshape)
     g3 = g.reshape(n, o, ho * wo)
     p = ho * wo
     nb = _chunk(n, ckk * p * gw.itemsize)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor
+from ..threads import gemm_threads
 from ._util import lift
 
 __all__ = ["matmul", "linear"]
@@ -17,6 +18,8 @@ class MatMul(Function):
     """C = A B (batched over leading axes): dL/dA = G B^T, dL/dB = A^T G"""
 
     def forward(self, a, b):
+        if a.ndim >= 2 and b.ndim >= 2:  # BLAS threads by size: 1 for small products
+            gemm_threads(a.size * b.shape[-1] if a.ndim >= b.ndim else b.size * a.shape[-2])
         return np.matmul(a, b)
 
     def backward(self, out, g):
@@ -31,6 +34,7 @@ class Linear(Function):
     dL/dx = G W, dL/dW = G^T x, dL/db = sum_n G"""
 
     def forward(self, x, w, b=None):
+        gemm_threads(x.size * w.shape[0])
         y = x @ w.T
         if b is not None:
             y += b
