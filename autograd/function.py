@@ -106,34 +106,40 @@ class Function:
         All positional inputs must already be Tensors; keyword arguments are
         passed to the constructor (``cls(**kwargs)``) as static attributes.
         """
-        # The hot path of the engine: one- and two-input ops avoid building lists.
+        # The hot path of the engine: one- and two-input ops avoid building lists, and nothing
+        # about the graph is looked at unless gradients are being recorded.
         fn = _object_new(cls)
         if kwargs:
             fn.__dict__.update(kwargs)
         n = len(inputs)
-        if n == 2:
-            a, b = inputs
-            data = fn.forward(a.data, b.data)
-            needs = (a.requires_grad, b.requires_grad)
-        elif n == 1:
+        if n == 1:
             a = inputs[0]
             data = fn.forward(a.data)
-            needs = (a.requires_grad,)
+            record = a.requires_grad and _GradMode.enabled
+        elif n == 2:
+            a, b = inputs
+            data = fn.forward(a.data, b.data)
+            record = (a.requires_grad or b.requires_grad) and _GradMode.enabled
         else:
+            a = inputs[0]
             data = fn.forward(*[t.data for t in inputs])
-            needs = tuple([t.requires_grad for t in inputs])
+            record = _GradMode.enabled and any([t.requires_grad for t in inputs])
         if _Anomaly.enabled:
             _check_finite("forward", cls.__name__, (data,), [t.shape for t in inputs])
         out = _new_tensor(data)
-        if True in needs and _GradMode.enabled:
+        if record:
             fn.inputs = inputs
-            fn.needs_grad = needs
-            out.requires_grad = True
-            out._a = inputs[0]
-            if n > 1:
+            if n == 1:
+                fn.needs_grad = (True,)
+            elif n == 2:
+                fn.needs_grad = (a.requires_grad, b.requires_grad)
+                out._b = b
+            else:
+                fn.needs_grad = tuple([t.requires_grad for t in inputs])
                 out._b = inputs[1]
-                if n > 2:
-                    out._rest = inputs[2:]
+                out._rest = inputs[2:]
+            out.requires_grad = True
+            out._a = a
             out._ctx = fn
             out._backward = _function_backward
             out._op = cls.__name__
@@ -153,19 +159,30 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
             _Anomaly.backward_of = prev
     else:
         grads = fn.backward(out, g)
-    result = []
-    for x, need, gx in zip(fn.inputs, fn.needs_grad, grads):
-        if gx is None or not need:
-            result.append(None)
-            continue
-        xd, gd = x.data, gx.data
-        if gd.shape != xd.shape:
-            gx = _sum_to(gx, xd.shape, fn)
-        if gd.dtype != xd.dtype:
-            gx = gx.astype(xd.dtype)
-        result.append(gx)
+    inputs = fn.inputs
+    if len(inputs) == 1:  # fast path: one input, which needs its gradient
+        gx = grads[0]
+        if gx is not None:
+            xd, gd = inputs[0].data, gx.data
+            if gd.shape != xd.shape:
+                gx = _sum_to(gx, xd.shape, fn)
+            if gd.dtype != xd.dtype:
+                gx = gx.astype(xd.dtype)
+        result = [gx]
+    else:
+        result = []
+        for x, need, gx in zip(inputs, fn.needs_grad, grads):
+            if gx is None or not need:
+                result.append(None)
+                continue
+            xd, gd = x.data, gx.data
+            if gd.shape != xd.shape:
+                gx = _sum_to(gx, xd.shape, fn)
+            if gd.dtype != xd.dtype:
+                gx = gx.astype(xd.dtype)
+            result.append(gx)
     if _Anomaly.enabled:
-        _check_finite("backward", type(fn).__name__, result, [t.shape for t in fn.inputs])
+        _check_finite("backward", type(fn).__name__, result, [t.shape for t in inputs])
     return result
 
 
