@@ -140,16 +140,28 @@ class _Unset:
 _REACHED = _Unset()
 
 
+class _Done:
+    """Stack marker of :func:`toposort`: the node below it has all its parents finished."""
+
+    __slots__ = ("_gacc",)
+
+
+_DONE = _Done()
+
+
 def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) -> list:
     """Nodes reachable from ``root`` through their parents, parents before children.
 
     Iterative depth-first post-order with an explicit stack (no recursion, no
-    per-node allocation): the node on top of the stack pushes its first parent
-    not reached yet; when none is left the node is finished and appended.
-    Parents are visited in the order the operation received them (``_a``,
-    ``_b``, then ``_rest``), so the result is deterministic.  Parents whose
-    ``requires_grad`` is false (constants of the Tensor engine) are not
-    entered.
+    per-node allocation).  A node popped for the first time is marked as
+    reached and put back under a ``_DONE`` marker, with its parents not
+    reached yet on top, so they are finished before it; when the marker comes
+    back to the top the node is finished and appended.  A node can sit in the
+    stack more than once (pushed by two children before it is reached); the
+    later copies are skipped.  Parents are visited in the order the operation
+    received them (``_a``, ``_b``, then ``_rest``), so the result is
+    deterministic.  Parents whose ``requires_grad`` is false (constants of the
+    Tensor engine) are not entered.
 
     A node is marked as reached by setting its ``_gacc`` slot to a sentinel
     (cheaper than a set on graphs of a million scalars).  The marks are
@@ -157,36 +169,36 @@ def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) ->
     :func:`run_backward`, which then sums gradients into those slots).
     """
     reached = _REACHED
+    done = _DONE
     order: list = []
     emit = order.append
-    root._gacc = reached
     stack = [root]
     push = stack.append
     pop = stack.pop
     try:
         while stack:
-            node = stack[-1]
-            p = node._a
-            if p is not None and p._gacc is None and (p.requires_grad or constants):
-                p._gacc = reached
-                push(p)
+            node = pop()
+            if node is done:
+                emit(pop())
                 continue
-            p = node._b
-            if p is not None and p._gacc is None and (p.requires_grad or constants):
-                p._gacc = reached
-                push(p)
-                continue
-            rest = node._rest
-            if rest:
-                for p in rest:
-                    if p._gacc is None and (p.requires_grad or constants):
-                        p._gacc = reached
-                        push(p)
-                        break
-                else:
-                    emit(pop())
-                continue
-            emit(pop())
+            if node._gacc is not None:
+                continue  # reached through another child meanwhile
+            node._gacc = reached
+            push(node)
+            push(done)
+            a = node._a
+            if a is not None:
+                b = node._b
+                if b is not None:
+                    rest = node._rest
+                    if rest:
+                        for p in reversed(rest):
+                            if p._gacc is None and (p.requires_grad or constants):
+                                push(p)
+                    if b._gacc is None and (b.requires_grad or constants):
+                        push(b)
+                if a._gacc is None and (a.requires_grad or constants):
+                    push(a)
     except BaseException:
         _clear(order)
         _clear(stack)
