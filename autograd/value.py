@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from numbers import Real
+from operator import mul
 
 from .graph import _GradMode, run_backward
 
@@ -292,6 +293,43 @@ class Value:
         return _leaf(1.0 if self.data > 0.0 else 0.0)
 
 
+    # --- an opt-in fused operation ------------------------------------------
+    @staticmethod
+    def lincomb(ws, xs, bias) -> Value:
+        """``bias + sum_i ws[i] * xs[i]`` as ONE node with ``2n + 1`` parents.
+
+        The same number as ``bias + w0*x0 + w1*x1 + ...`` (summed in that order),
+        but one node instead of ``2n``: a fused neuron, for speed.  The local
+        derivatives are ``d/dw_i = x_i``, ``d/dx_i = w_i`` and ``d/dbias = 1``.
+        Parents are ``(*ws, *xs, bias)``; numbers become leaf Values.  The
+        teaching graph (one node per ``+`` and ``*``) never uses it.
+        """
+        if len(ws) != len(xs):
+            raise ValueError(f"Value.lincomb: {len(ws)} weights but {len(xs)} inputs")
+        ws = [w if type(w) is Value else _lift(w, "lincomb") for w in ws]
+        xs = [x if type(x) is Value else _lift(x, "lincomb") for x in xs]
+        if type(bias) is not Value:
+            bias = _lift(bias, "lincomb")
+        data = sum(map(mul, [w.data for w in ws], [x.data for x in xs]), bias.data)
+        if not _GradMode.enabled:
+            return _leaf(data)
+        out = _new(_NaryValue)
+        out.data = data
+        out.grad = 0.0
+        out._backward = _lincomb_backward
+        out._gacc = None
+        if ws:
+            parents = (*ws, *xs, bias)
+            out._a = parents[0]
+            out._b = parents[1]
+            out._rest = parents[2:]
+        else:
+            out._a = bias
+            out._b = None
+            out._rest = _EMPTY
+        return out
+
+
 _new = object.__new__
 
 
@@ -329,6 +367,21 @@ def _node1(data: float, a: Value, backward) -> Value:
     v._backward = backward
     v._gacc = None
     return v
+
+
+class _NaryValue(Value):
+    """A Value with more than two parents (made by :meth:`Value.lincomb`): the rest in ``_rest``.
+
+    A subclass, so that ordinary Values keep six slots and ``_rest = ()``
+    stays a class attribute for them.
+    """
+
+    __slots__ = ("_rest",)
+
+    @property
+    def _prev(self) -> tuple:
+        b = self._b
+        return (self._a,) if b is None else (self._a, b, *self._rest)
 
 
 def _leaf(data: float) -> Value:
@@ -421,11 +474,20 @@ def _step_backward(out: Value, g: float) -> tuple:
     return (0.0,)
 
 
+def _lincomb_backward(out: Value, g: float) -> tuple:
+    if out._b is None:  # no weights: out = bias
+        return (g,)
+    ps = (out._a, out._b, *out._rest)  # (*ws, *xs, bias)
+    n = len(ps) >> 1
+    return (*[g * x.data for x in ps[n:-1]], *[g * w.data for w in ps[:n]], g)
+
+
 # the name each operation shows in drawings and ``_op``
 for _f, _name in (
     (_add_backward, "+"), (_mul_backward, "*"), (_sub_backward, "-"), (_div_backward, "/"),
     (_pow_backward, "**"), (_neg_backward, "neg"), (_exp_backward, "exp"), (_log_backward, "log"),
     (_tanh_backward, "tanh"), (_sigmoid_backward, "sigmoid"), (_relu_backward, "relu"), (_step_backward, "step"),
+    (_lincomb_backward, "lincomb"),
 ):
     _f.op = _name
 del _f, _name

@@ -5,6 +5,12 @@ points (inputs wrapped as Values), max-margin loss ``(1 + -y*score).relu()``
 averaged, plus ``1e-4 * sum(p*p)`` L2, then ``zero_grad`` + ``backward`` + an SGD
 update.  The *same* step function runs on both libraries.
 
+Two figures are printed.  The like-for-like one (THE figure) compares the same
+graph: one node per ``+`` and ``*``, inputs and constants as leaf Values, as in
+micrograd.  The second, clearly labelled, runs the same step on chainrule's
+opt-in fused neuron (``MLP(..., fused=True)``: each ``b + sum w_i x_i`` is one
+``Value.lincomb`` node), which builds a much smaller graph.
+
 Each library is measured in its own fresh subprocess (alternating, several
 repeats) with Python's garbage collector in its default state, and both
 workers import numpy (to make the data) so they start from the same heap.
@@ -67,6 +73,9 @@ def step(Value, model, X, y, lr, marks=None):
     return total
 
 
+LIBS = ("micrograd", "chainrule", "chainrule-fused")
+
+
 def worker(lib: str, steps: int) -> None:
     import random
 
@@ -82,7 +91,7 @@ def worker(lib: str, steps: int) -> None:
         from autograd import Value
         from nn.scalar import MLP
 
-        model = MLP(2, [16, 16, 1], seed=1337)
+        model = MLP(2, [16, 16, 1], seed=1337, fused=lib == "chainrule-fused")
     # Observe (never change) the collector: time spent in collections per step.
     gc_time = [0.0]
     started = [0.0]
@@ -108,7 +117,7 @@ def worker(lib: str, steps: int) -> None:
         gcs.append(gc_time[0])
     gc.callbacks.remove(on_gc)
     out = {"times": times, "fwd": fwd, "gc": gcs, "loss": float(loss.data)}
-    if lib == "chainrule":
+    if lib != "micrograd":
         from autograd.graph import toposort
 
         out["nodes"] = len(toposort(loss))
@@ -131,7 +140,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5, help="subprocesses per library (alternating)")
     ap.add_argument("--steps", type=int, default=6, help="training steps per subprocess (the first is warm-up)")
-    ap.add_argument("--worker", choices=["micrograd", "chainrule"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=LIBS, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.steps)
@@ -140,41 +149,54 @@ def main() -> None:
         import micrograd  # noqa: F401
     except ImportError:
         raise SystemExit("micrograd is not installed: pip install micrograd==0.1.0  (the 'bench' extra)") from None
-    per: dict = {lib: {"times": [], "fwd": [], "gc": []} for lib in ("micrograd", "chainrule")}
-    nodes = 0
+    per: dict = {lib: {"times": [], "fwd": [], "gc": []} for lib in LIBS}
+    nodes: dict = {}
     for _ in range(args.repeats):
-        for lib in ("micrograd", "chainrule"):
+        for lib in LIBS:
             r = run(lib, args.steps)
             for key in ("times", "fwd", "gc"):
                 per[lib][key].extend(r[key][1:])  # drop the warm-up step
-            nodes = r.get("nodes", nodes)
+            if "nodes" in r:
+                nodes[lib] = r["nodes"]
+    nodes["micrograd"] = nodes["chainrule"]  # the same graph, node for node
     med = {lib: {k: statistics.median(v) for k, v in d.items()} for lib, d in per.items()}
-    mg, ours = med["micrograd"]["times"], med["chainrule"]["times"]
-    print(f"two-moons training step (MLP 2-16-16-1, 100 points, {nodes} graph nodes), GC on (default thresholds)")
+    mg = med["micrograd"]["times"]
+    print("two-moons training step (MLP 2-16-16-1, 100 points), GC on (default thresholds)")
     print(f"{args.repeats} fresh subprocesses per library, alternating, {args.steps - 1} timed steps each; medians")
     try:
-        load = os.getloadavg()[0]
-        if load > (os.cpu_count() or 1):
-            print(f"warning: load average {load:.1f} > {os.cpu_count()} CPUs; timings are noisy")
+        load = os.getloadavg()
+        print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} CPUs)")
+        if load[0] > (os.cpu_count() or 1):
+            print("warning: load average above the number of CPUs; timings are noisy")
     except OSError:
         pass
     print()
-    print(f"{'library':<11}{'step ms':>9}{'min ms':>9}{'forward':>9}{'backward':>10}{'in GC':>8}{'nodes/s':>12}")
-    for lib in ("micrograd", "chainrule"):
+    print(
+        f"{'library':<16}{'nodes':>7}{'step ms':>9}{'min ms':>8}{'forward':>9}{'backward':>10}{'in GC':>8}"
+        f"{'nodes/s':>12}"
+    )
+    for lib in LIBS:
         m, t = med[lib], per[lib]["times"]
         print(
-            f"{lib:<11}{m['times'] * 1e3:>9.1f}{min(t) * 1e3:>9.1f}{m['fwd'] * 1e3:>9.1f}"
-            f"{(m['times'] - m['fwd']) * 1e3:>10.1f}{m['gc'] * 1e3:>8.1f}{nodes / m['times']:>12,.0f}"
+            f"{lib:<16}{nodes[lib]:>7}{m['times'] * 1e3:>9.1f}{min(t) * 1e3:>8.1f}{m['fwd'] * 1e3:>9.1f}"
+            f"{(m['times'] - m['fwd']) * 1e3:>10.1f}{m['gc'] * 1e3:>8.1f}{nodes[lib] / m['times']:>12,.0f}"
         )
     print()
     print("(forward = building the loss; backward = zero_grad + toposort + backward + SGD update;")
     print(" 'in GC' = time inside garbage collections during the step, part of the other columns)")
     print()
-    print(f"speed-up, like for like (median micrograd / median chainrule): {mg / ours:.1f}x")
-    print(f"speed-up of the fastest steps (min / min):                     "
-          f"{min(per['micrograd']['times']) / min(per['chainrule']['times']):.1f}x")
-    print(f"chainrule graph nodes per second (full step, median): {nodes / ours:,.0f}")
-
+    ours, fused = med["chainrule"]["times"], med["chainrule-fused"]["times"]
+    best = min(per["micrograd"]["times"])
+    print(
+        f"like for like (same {nodes['chainrule']}-node graph), median micrograd / median chainrule: {mg / ours:.1f}x"
+        f"  (fastest steps: {best / min(per['chainrule']['times']):.1f}x); "
+        f"{nodes['chainrule'] / ours:,.0f} nodes/s"
+    )
+    print(
+        f"fused neurons (MLP(..., fused=True), {nodes['chainrule-fused']}-node graph, not like for like): "
+        f"{mg / fused:.1f}x  (fastest steps: {best / min(per['chainrule-fused']['times']):.1f}x); "
+        f"{nodes['chainrule-fused'] / fused:,.0f} nodes/s"
+    )
 
 if __name__ == "__main__":
     main()

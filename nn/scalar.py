@@ -10,6 +10,11 @@ This is the lecture's first network layer, one number at a time:
 * :class:`Layer` - several neurons reading the same inputs;
 * :class:`MLP` - layers in a chain (the last one linear by default).
 
+Each neuron builds ``b + w0*x0 + w1*x1 + ...`` as one node per ``+`` and per
+``*`` (the graph the lectures draw).  ``fused=True`` (off by default) builds it
+instead as a single :meth:`Value.lincomb <autograd.Value.lincomb>` node with
+``2n + 1`` parents: the same numbers and gradients, far fewer nodes, faster.
+
 Every class has ``parameters()`` and ``zero_grad()``, so any of them can be
 handed to :class:`nn.optim.SGD`.
 """
@@ -53,19 +58,26 @@ class Neuron(Module):
     """``act(sum_i w_i x_i + b)``.
 
     Weights start uniform in [-1, 1) from ``rng`` (a :class:`random.Random`,
-    seedable), the bias at 0, as in the usual scalar demos.
+    seedable), the bias at 0, as in the usual scalar demos.  ``fused`` computes
+    the weighted sum as one :meth:`Value.lincomb <autograd.Value.lincomb>` node.
     """
 
-    def __init__(self, n_inputs: int, activation: str = "relu", rng: random.Random | None = None) -> None:
+    def __init__(
+        self, n_inputs: int, activation: str = "relu", rng: random.Random | None = None, fused: bool = False
+    ) -> None:
         if activation not in ACTIVATIONS:
             raise ValueError(f"Neuron: activation must be one of {ACTIVATIONS}, got {activation!r}")
         rng = rng or random.Random()
         self.w = [Value(rng.uniform(-1, 1), label=f"w{i}") for i in range(n_inputs)]
         self.b = Value(0.0, label="b")
         self.activation = activation
+        self.fused = fused
 
     def __call__(self, x: Sequence[Number]) -> Value:
-        z = _weighted_sum(self.w, x, self.b)
+        if self.fused:
+            z = Value.lincomb(self.w, x, self.b)
+        else:
+            z = _weighted_sum(self.w, x, self.b)
         if self.activation == "linear":
             return z
         return getattr(z, self.activation)()
@@ -74,7 +86,8 @@ class Neuron(Module):
         return [*self.w, self.b]
 
     def __repr__(self) -> str:
-        return f"Neuron({len(self.w)}, activation={self.activation!r})"
+        fused = ", fused=True" if self.fused else ""
+        return f"Neuron({len(self.w)}, activation={self.activation!r}{fused})"
 
 
 class Perceptron(Neuron):
@@ -99,10 +112,15 @@ class Layer(Module):
     """``n_outputs`` neurons that each read the same ``n_inputs`` inputs."""
 
     def __init__(
-        self, n_inputs: int, n_outputs: int, activation: str = "relu", rng: random.Random | None = None
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        activation: str = "relu",
+        rng: random.Random | None = None,
+        fused: bool = False,
     ) -> None:
         rng = rng or random.Random()
-        self.neurons = [Neuron(n_inputs, activation, rng) for _ in range(n_outputs)]
+        self.neurons = [Neuron(n_inputs, activation, rng, fused) for _ in range(n_outputs)]
 
     def __call__(self, x: Sequence[Number]) -> list[Value]:
         return [n(x) for n in self.neurons]
@@ -112,7 +130,8 @@ class Layer(Module):
 
     def __repr__(self) -> str:
         n = self.neurons[0]
-        return f"Layer({len(n.w)} -> {len(self.neurons)}, activation={n.activation!r})"
+        fused = ", fused=True" if n.fused else ""
+        return f"Layer({len(n.w)} -> {len(self.neurons)}, activation={n.activation!r}{fused})"
 
 
 class MLP(Module):
@@ -120,7 +139,7 @@ class MLP(Module):
 
     Hidden layers use ``activation``; the last layer uses ``output_activation``
     (``linear`` by default, giving a raw score).  ``seed`` makes the initial
-    weights reproducible.
+    weights reproducible (the same with or without ``fused``).
     """
 
     def __init__(
@@ -130,11 +149,12 @@ class MLP(Module):
         activation: str = "relu",
         output_activation: str = "linear",
         seed: int | None = None,
+        fused: bool = False,
     ) -> None:
         rng = random.Random(seed)
         dims = [n_inputs, *sizes]
         self.layers = [
-            Layer(dims[i], dims[i + 1], activation if i < len(sizes) - 1 else output_activation, rng)
+            Layer(dims[i], dims[i + 1], activation if i < len(sizes) - 1 else output_activation, rng, fused)
             for i in range(len(sizes))
         ]
 

@@ -186,3 +186,45 @@ def test_scalar_moons_demo_runs_and_draws(tmp_path):
         assert res["graph"] and os.path.exists(res["graph"]) and res["graph"].endswith(".svg")
         svg = open(res["graph"]).read()
         assert "tanh" in svg and "x0" in svg
+
+
+# --- the opt-in fused neuron ----------------------------------------------------------------
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
+def test_fused_mlp_gives_identical_outputs_and_gradients(activation):
+    from autograd.graph import toposort
+
+    rng = random.Random(3)
+    X = [[rng.uniform(-2, 2) for _ in range(3)] for _ in range(20)]
+    y = [rng.choice([-1, 1]) for _ in X]
+    models = [MLP(3, [8, 6, 1], activation=activation, seed=7, fused=f) for f in (False, True)]
+    assert [p.data for p in models[0].parameters()] == [p.data for p in models[1].parameters()]
+    for _ in range(3):  # a few SGD steps: still bit-for-bit the same
+        losses, sizes = [], []
+        for model in models:
+            inputs = [[Value(v) for v in row] for row in X]
+            scores = [model(row) for row in inputs]
+            loss = sum((1 + -yi * s).relu() for yi, s in zip(y, scores)) * (1.0 / len(X))
+            loss = loss + 1e-4 * sum(p * p for p in model.parameters())
+            model.zero_grad()
+            loss.backward()
+            losses.append((loss.data, [s.data for s in scores], [v.grad for row in inputs for v in row]))
+            sizes.append(len(toposort(loss)))
+            _sgd_step(model.parameters(), 0.1)
+        assert losses[0] == losses[1]
+        assert [p.grad for p in models[0].parameters()] == [p.grad for p in models[1].parameters()]
+        assert [p.data for p in models[0].parameters()] == [p.data for p in models[1].parameters()]
+        assert sizes[1] < sizes[0] / 3
+
+
+def test_fused_neuron_and_layer_on_plain_numbers():
+    plain, fused = Neuron(3, "tanh", random.Random(1)), Neuron(3, "tanh", random.Random(1), fused=True)
+    assert "fused=True" in repr(fused) and "fused" not in repr(plain)
+    a, b = plain([0.5, -1.0, 2]), fused([0.5, -1.0, 2])
+    assert a.data == b.data and b._prev[0]._op == "lincomb"
+    a.backward()
+    b.backward()
+    assert [p.grad for p in plain.parameters()] == [p.grad for p in fused.parameters()]
+    layer = Layer(2, 3, "relu", random.Random(2), fused=True)
+    assert "fused=True" in repr(layer) and len(layer([1.0, 2.0])) == 3
+    with pytest.raises(ValueError):
+        fused([1.0, 2.0])

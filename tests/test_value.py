@@ -388,3 +388,86 @@ def test_repr_and_label():
     h = v * 2.0
     h.label = "h"
     assert h.label == "h" and h._op == "*"
+
+
+def test_labels_and_op_names_without_slots_of_their_own():
+    leaf = Value(2.0)
+    assert leaf.label == "" and leaf._op == "" and leaf._prev == ()
+    leaf.label = "x"
+    assert leaf.label == "x" and leaf._prev == ()  # a leaf's label must not look like a parent
+    y = (leaf * 3.0).relu()
+    y.label = "y"
+    y.label = "y2"
+    assert y.label == "y2" and y._op == "relu"
+    y.backward()
+    assert leaf.grad == 3.0
+    custom = Value(1.0, label="c", _prev=(leaf,), _op="twice", _backward=lambda out, g: (2.0 * g,))
+    assert custom.label == "c" and custom._op == "twice"
+    custom.backward()
+    assert leaf.grad == 5.0
+    assert not hasattr(Value(1.0), "__dict__")
+
+
+# --- the opt-in fused neuron: Value.lincomb --------------------------------------------------
+def _lincomb(n):
+    return lambda *v: Value.lincomb(v[:n], v[n : 2 * n], v[2 * n])
+
+
+@given(st.integers(0, 6).flatmap(lambda n: st.lists(small, min_size=2 * n + 1, max_size=2 * n + 1)))
+def test_lincomb(xs):
+    n = len(xs) // 2
+    check(_lincomb(n), *xs)
+    check(lambda *v: _lincomb(n)(*v).tanh() * v[-1], *xs)  # through another op, bias used twice
+
+
+@given(st.lists(small, min_size=5, max_size=5))
+def test_lincomb_same_number_as_the_chain_of_plus_and_times(xs):
+    w, x, b = [Value(v) for v in xs[:2]], [Value(v) for v in xs[2:4]], Value(xs[4])
+    assert Value.lincomb(w, x, b).data == (b + w[0] * x[0] + w[1] * x[1]).data
+
+
+def test_lincomb_parents_numbers_and_errors():
+    w = [Value(2.0), Value(-1.0)]
+    b = Value(0.5)
+    z = Value.lincomb(w, [3.0, 4], b)
+    assert z.data == 2.5 and z._op == "lincomb"
+    assert len(z._prev) == 5 and z._prev[:2] == tuple(w) and z._prev[-1] is b
+    assert [p.data for p in z._prev[2:4]] == [3.0, 4.0]  # numbers became leaves
+    assert len(toposort(z)) == 6
+    z.label = "z"
+    assert z.label == "z"
+    (z * z).backward()
+    assert [p.grad for p in z._prev] == [15.0, 20.0, 10.0, -5.0, 5.0]
+    one = Value.lincomb([], [], b)
+    assert one.data == 0.5 and one._prev == (b,)
+    with pytest.raises(ValueError, match="2 weights but 1 inputs"):
+        Value.lincomb(w, [1.0], b)
+    with pytest.raises(TypeError):
+        Value.lincomb(w, ["a", 1.0], b)
+    with no_grad():
+        assert Value.lincomb(w, [3.0, 4.0], b)._prev == ()
+
+
+def test_lincomb_backward_twice_and_in_a_bigger_graph():
+    w, x, b = [Value(0.5), Value(-2.0), Value(1.5)], [Value(1.0), Value(2.0), Value(-1.0)], Value(0.1)
+    z = Value.lincomb(w, x, b) * Value.lincomb(x, w, b)  # x and w both ways: fan-in through _rest
+    z.backward()
+    first = [v.grad for v in (*w, *x, b)]
+    for v in (*w, *x, b):
+        v.grad = 0.0
+    z.backward()
+    assert [v.grad for v in (*w, *x, b)] == first
+    assert all(v._gacc is None for v in toposort(z))
+
+
+def test_drawing_a_fused_neuron():
+    draw = pytest.importorskip("autograd.draw").draw
+    pytest.importorskip("graphviz")
+    w = [Value(0.5, label="w0"), Value(-2.0, label="w1")]
+    x = [Value(1.0, label="x0"), Value(2.0, label="x1")]
+    n = Value.lincomb(w, x, Value(0.1, label="b")).relu()
+    n.label = "n"
+    n.backward()
+    src = draw(n).source
+    assert "lincomb" in src and all(name in src for name in ("w0", "w1", "x0", "x1", "b", "n"))
+    assert src.count("->") == 5 + 1 + 2  # five parents into lincomb, lincomb -> relu, op ellipses to results
