@@ -292,7 +292,8 @@ def run_backward(
                 continue
             if accumulate and node._retain_grad:
                 node.grad = g
-            pg = node._backward(node, g)
+            f = node._backward  # a slot read (calling node._backward(...) directly is a slower method lookup)
+            pg = f(node, g)
             # add each parent's share; a parent outside this walk (a constant) has _gacc None
             q = pg[0]
             if q is not None:

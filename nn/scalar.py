@@ -34,13 +34,23 @@ Number = float | Value
 
 
 def _weighted_sum(w: Sequence[Value], x: Sequence[Number], b: Value) -> Value:
-    """b + sum_i w_i x_i, built left to right as one chain of + and * nodes."""
+    """b + sum_i w_i x_i, built left to right as one chain of + and * nodes.
+
+    That is ``z = b; for wi, xi in zip(w, x): z = z + wi * xi``, with the two
+    operators called as the functions they are (``Value.__add__``,
+    ``Value.__mul__``): the same nodes, but a plain Python call is cheaper
+    than the operator's dispatch.
+    """
     if len(w) != len(x):
         raise ValueError(f"Neuron: expected {len(w)} inputs, got {len(x)}")
+    add, mul = _add, _mul
     z = b
     for wi, xi in zip(w, x):
-        z = z + wi * xi
+        z = add(z, mul(wi, xi))  # z + wi * xi
     return z
+
+
+_add, _mul = Value.__add__, Value.__mul__
 
 
 class Module:
