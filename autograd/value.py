@@ -58,14 +58,12 @@ class Value:
     # Parents live in two slots (``_a``, ``_b``) rather than a tuple: one
     # GC-tracked object per node instead of two halves the garbage collector's
     # work on big graphs.  ``_prev`` builds the tuple on demand.  Every slot
-    # costs a store when a node is made, memory, and a visit each time the
-    # collector traverses the node, so a Value has just these six (80 bytes
-    # with the object and GC headers, no ``__weakref__``).  The operation's
-    # name is an attribute of its backward function (``_op``).  A ``label``,
-    # rare, has no slot of its own: a leaf keeps it in ``_b``, which a leaf
-    # does not use (the graph core reads ``_b`` only when ``_a`` is set), and
-    # an operation's result in a small wrapper around its backward function.
-    __slots__ = ("data", "grad", "_a", "_b", "_backward", "_gacc")
+    # costs a store when a node is made and a visit each time the collector
+    # traverses it, so a node sets only six: the operation's name is an
+    # attribute of its backward function (``_op``), and ``label`` (``_label``)
+    # and a custom operation name (``_opname``) stay unset until given (an
+    # unset slot is skipped by the collector).  No ``__weakref__`` slot either.
+    __slots__ = ("data", "grad", "_a", "_b", "_backward", "_gacc", "_label", "_opname")
 
     requires_grad = True
     _retain_grad = True  # intermediate Values show their gradient (teaching)
@@ -81,37 +79,36 @@ class Value:
         self._b = _prev[1] if n == 2 else None
         self._backward = _backward
         self._gacc = None
-        if n and _op and _op != getattr(_backward, "op", ""):
-            self._backward = _Named(_backward, "", _op)
         if label:
-            self.label = label
+            self._label = label
+        if _op and _op != getattr(_backward, "op", ""):
+            self._opname = _op
 
     # --- graph bookkeeping ------------------------------------------------
     @property
     def label(self) -> str:
         """A name for drawings and ``repr`` (``""`` until set)."""
-        if self._a is None:  # a leaf: the label sits in the unused second-parent slot
-            b = self._b
-            return "" if b is None else b
-        return getattr(self._backward, "label", "")
+        try:
+            return self._label
+        except AttributeError:
+            return ""
 
     @label.setter
     def label(self, name: str) -> None:
-        name = str(name)
-        if self._a is None:
-            self._b = name or None
-            return
-        f = self._backward
-        if type(f) is _Named:
-            f.label = name
-        else:
-            self._backward = _Named(f, name, getattr(f, "op", ""))
+        self._label = name
 
     @property
     def _op(self) -> str:
         """The operation that made this value (``""`` for a leaf), e.g. ``"+"``."""
-        f = self._backward
-        return "" if f is None else getattr(f, "op", "")
+        try:
+            return self._opname
+        except AttributeError:
+            f = self._backward
+            return "" if f is None else getattr(f, "op", "")
+
+    @_op.setter
+    def _op(self, name: str) -> None:
+        self._opname = name
 
     @property
     def _prev(self) -> tuple:
@@ -331,18 +328,6 @@ class Value:
 
 
 _new = object.__new__
-
-
-class _Named:
-    """An operation's backward function carrying a label (and operation name) for its result."""
-
-    __slots__ = ("fn", "label", "op")
-
-    def __init__(self, fn, label: str, op: str) -> None:
-        self.fn, self.label, self.op = fn, label, op
-
-    def __call__(self, out: Value, g: float):
-        return self.fn(out, g)
 
 
 def _node2(data: float, a: Value, b: Value, backward) -> Value:
