@@ -15,12 +15,14 @@ import shutil
 from collections.abc import Callable
 from numbers import Real
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import graphviz
 import numpy as np
 
 from .graph import toposort
+
+if TYPE_CHECKING:  # imported when drawing, so `import autograd` stays light
+    import graphviz
 
 __all__ = ["draw", "render"]
 
@@ -58,6 +60,8 @@ def _esc(text: str) -> str:
 
 def _esc_plain(text: str) -> graphviz.quoting.NoHtml:
     """Escape text for a plain (non-record) label; never read as an HTML label."""
+    import graphviz
+
     return graphviz.nohtml(str(text).replace("\\", "\\\\").replace("\r", "").replace("\n", "\\n"))
 
 
@@ -208,6 +212,8 @@ def draw(
 
     scale = _GradScale([_grad_magnitude(getattr(n, "grad", None)) for n in nodes]) if color_by_grad else None
 
+    import graphviz
+
     dot = graphviz.Digraph(name="autograd", format=format)
     dot.attr(rankdir=rankdir, fontname="Helvetica")
     dot.attr("node", fontname="Helvetica", fontsize="11")
@@ -332,6 +338,8 @@ def render(dot: graphviz.Digraph, path: str | Path) -> Path:
         path = path.with_suffix(f".{fmt}")
     if shutil.which("dot") is None:
         raise RuntimeError(_INSTALL_HINT)
+    import graphviz
+
     try:
         data = dot.pipe(format=fmt)
     except graphviz.ExecutableNotFound as exc:
