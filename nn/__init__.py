@@ -7,22 +7,16 @@ losses (``nn.CrossEntropyLoss``, ...), ``nn.functional`` (as ``F``), ``nn.init``
 (``autograd.Value``) neurons of the first lectures.
 """
 
-from importlib.util import find_spec as _find_spec
-
-from . import data, datasets, functional, init, layers, losses, models, optim, scalar, serialization, utils
+from . import data, datasets, functional, init, layers, losses, models, optim, scalar, serialization, train, utils
 from .layers import *
 from .losses import *
 from .models import MLP, LeNet5
 from .module import Buffer, Module, ModuleDict, ModuleList, Parameter, Sequential
 from .serialization import load, save
 
-# nn.train is not committed yet: remove this guard once it is
-if _find_spec("nn.train") is not None:
-    from . import train
-
 __all__ = [
     "Module", "Parameter", "Buffer", "Sequential", "ModuleList", "ModuleDict", "functional", "init", "models",
-    "layers", "losses", "data", "datasets", "scalar", "optim", "utils", "serialization", "save", "load", "LeNet5",
-    "MLP",
+    "layers", "losses", "data", "datasets", "scalar", "optim", "utils", "serialization", "train", "save", "load",
+    "LeNet5", "MLP",
     *layers.__all__, *losses.__all__,
 ]
