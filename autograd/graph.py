@@ -45,6 +45,7 @@ __all__ = [
     "run_backward",
 ]
 
+
 class _Mode:
     """Whether operations record the graph; one instance, ``_GradMode``.
 
@@ -66,38 +67,8 @@ def is_grad_enabled() -> bool:
     return _GradMode.enabled
 
 
-class set_grad_enabled:
-    """Turn graph recording on or off; a context manager and a decorator."""
-
-    def __init__(self, mode: bool) -> None:
-        self.mode = bool(mode)
-        self.prev = _GradMode.enabled
-        _GradMode.enabled = self.mode
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self.prev
-
-    def __call__(self, fn: Callable) -> Callable:
-        mode = self.mode
-        _GradMode.enabled = self.prev  # the decorator form must not flip the mode now
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            prev = _GradMode.enabled
-            _GradMode.enabled = mode
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _GradMode.enabled = prev
-
-        return wrapper
-
-
 class _ModeContext:
-    """Base for ``no_grad``/``enable_grad``: usable as ``with`` and as ``@``."""
+    """Base for ``no_grad``/``enable_grad``/``set_grad_enabled``: usable as ``with`` and as ``@``."""
 
     mode = True
 
@@ -121,6 +92,22 @@ class _ModeContext:
                 _GradMode.enabled = prev
 
         return wrapper
+
+
+class set_grad_enabled(_ModeContext):
+    """Turn graph recording on or off: at once when called, until the ``with`` block ends, or inside ``@``."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = self.mode
+
+    def __enter__(self) -> None:
+        return None  # already switched by __init__
+
+    def __call__(self, fn: Callable) -> Callable:
+        _GradMode.enabled = self.prev  # the decorator form must not flip the mode now
+        return super().__call__(fn)
 
 
 class no_grad(_ModeContext):
