@@ -4,6 +4,7 @@ One graph core (:mod:`autograd.graph`) runs backpropagation for both the
 scalar :class:`Value` (for learning) and the numpy-backed :class:`Tensor`.
 """
 
+from . import memory as _memory  # noqa: F401  (glibc malloc thresholds; see autograd/memory.py)
 from .function import Function, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops import *  # noqa: F403
