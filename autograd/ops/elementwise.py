@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
+from ..graph import _GradMode
 from ..tensor import Tensor
 from ._util import broadcast_error, const, lift
 
@@ -197,6 +198,9 @@ class Tanh(Function):
         return np.tanh(a)
 
     def backward(self, out, g):
+        if not _GradMode.enabled:  # not recording (no create_graph): same arithmetic on the arrays
+            o = out.data
+            return (const(g.data * (1.0 - o * o)),)
         return (g * (1.0 - out * out),)
 
 
@@ -209,6 +213,9 @@ class Sigmoid(Function):
         return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
 
     def backward(self, out, g):
+        if not _GradMode.enabled:  # not recording (no create_graph): same arithmetic on the arrays
+            o = out.data
+            return (const(g.data * o * (1.0 - o)),)
         return (g * out * (1.0 - out),)
 
 
@@ -219,6 +226,8 @@ class Relu(Function):
         return np.maximum(a, 0)
 
     def backward(self, out, g):
+        if not _GradMode.enabled:  # not recording (no create_graph): same arithmetic on the arrays
+            return (const(g.data * (out.data > 0)),)
         return (g * const(out.data > 0),)
 
 
