@@ -37,7 +37,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..function import Function
 from ..tensor import Tensor
-from ..threads import gemm_threads, parallel_for
+from ..threads import gemm_threads, get_num_threads, parallel_for
 from ._util import lift
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d"]
@@ -492,30 +492,56 @@ def _is_2x2(gm: _PoolGeom) -> bool:
     return gm.kh == gm.kw == gm.sh == gm.sw == 2 and gm.ph == gm.pw == 0
 
 
+# 2x2 pooling splits the batch into one part per intra-op thread, run by parallel_for, once the
+# pooled output has at least _POOL_PARALLEL elements (below that the hand-off costs more than it
+# saves); the work is elementwise, so results do not depend on the split.
+_POOL_PARALLEL = 1 << 16
+
+
+def _batch_parts(n: int, size: int) -> list[int]:
+    k = min(n, get_num_threads()) if size >= _POOL_PARALLEL else 1
+    return [n * i // k for i in range(k + 1)]
+
+
 def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
     """2x2 stride-2 max-pool via a (N, C, ho, 2, wo, 2) view: pairwise maxima, strict comparisons.
 
     The window index (0..3, row-major) is assembled with uint8 bit operations (np.where is slower).
+    Parts of the batch run on the intra-op threads (numpy's ufuncs release the GIL).
     """
     n, c = x.shape[:2]
     ho, wo = gm.ho, gm.wo
     x6 = x[:, :, : 2 * ho, : 2 * wo].reshape(n, c, ho, 2, wo, 2)
-    left, right = x6[..., 0], x6[..., 1]
-    m = np.maximum(left, right)  # (n, c, ho, 2, wo): max of each row pair
-    iw = np.greater(right, left).view(np.uint8)  # the right one wins only if strictly bigger
-    top, bottom = m[:, :, :, 0], m[:, :, :, 1]
-    y = np.maximum(top, bottom)
-    ih = np.greater(bottom, top).view(np.uint8)  # the bottom row wins only if strictly bigger
-    a = iw[:, :, :, 0]
-    idx = np.bitwise_xor(a, iw[:, :, :, 1])
-    idx &= ih
-    idx ^= a  # the winning row's column bit
-    idx |= ih << 1
+    y = np.empty((n, c, ho, wo), x.dtype)
+    idx = np.empty((n, c, ho, wo), np.uint8)
+    bounds = _batch_parts(n, y.size)
+
+    def work(k: int) -> None:
+        s, e = bounds[k], bounds[k + 1]
+        v = x6[s:e]
+        left, right = v[..., 0], v[..., 1]
+        m = np.maximum(left, right)  # (m, c, ho, 2, wo): max of each row pair
+        iw = np.greater(right, left).view(np.uint8)  # the right one wins only if strictly bigger
+        top, bottom = m[:, :, :, 0], m[:, :, :, 1]
+        np.maximum(top, bottom, out=y[s:e])
+        ih = np.greater(bottom, top).view(np.uint8)  # the bottom row wins only if strictly bigger
+        a = iw[:, :, :, 0]
+        out = idx[s:e]
+        np.bitwise_xor(a, iw[:, :, :, 1], out=out)
+        out &= ih
+        out ^= a  # the winning row's column bit
+        ih <<= 1
+        out |= ih
+
+    if len(bounds) == 2:
+        work(0)
+    else:
+        parallel_for(len(bounds) - 1, work)
     return y, idx
 
 
-def _flat_pos(idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
-    """2x2 path: flat position in the input of each window's winner."""
+def _flat_pos_base(gm: _PoolGeom) -> np.ndarray:
+    """2x2 path: flat position in the input of each window's top-left entry (cached per shape)."""
     n, c, h, w = gm.xshape
     key = ("pos2x2", gm.xshape)
     base = _buffers.get(key)
@@ -524,12 +550,31 @@ def _flat_pos(idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
         base = (np.arange(n * c, dtype=np.intp).reshape(n, c, 1, 1) * (h * w)
                 + np.arange(ho, dtype=np.intp).reshape(ho, 1) * (2 * w) + 2 * np.arange(wo, dtype=np.intp))
         _buffers[key] = base
-    return base + np.array([0, 1, w, w + 1], np.intp).take(idx)
+    return base
+
+
+def _flat_pos(idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
+    """2x2 path: flat position in the input of each window's winner."""
+    w = gm.xshape[3]
+    return _flat_pos_base(gm) + np.array([0, 1, w, w + 1], np.intp).take(idx)
 
 
 def _scatter2x2(g: np.ndarray, idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
     gx = np.zeros(gm.xshape, g.dtype)
-    gx.reshape(-1)[_flat_pos(idx, gm)] = g
+    flat = gx.reshape(-1)
+    n = gm.xshape[0]
+    bounds = _batch_parts(n, g.size)
+    if len(bounds) == 2:
+        flat[_flat_pos(idx, gm)] = g
+        return gx
+    pos = _flat_pos_base(gm)
+    steps = np.array([0, 1, gm.xshape[3], gm.xshape[3] + 1], np.intp)
+
+    def work(k: int) -> None:
+        s, e = bounds[k], bounds[k + 1]
+        flat[pos[s:e] + steps.take(idx[s:e])] = g[s:e]
+
+    parallel_for(len(bounds) - 1, work)
     return gx
 
 

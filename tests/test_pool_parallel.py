@@ -1,0 +1,56 @@
+"""2x2 max-pooling split over the batch on the intra-op threads (outputs large enough for it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd
+from autograd.ops import conv as conv_mod
+from autograd.ops.conv import max_pool2d
+
+
+@pytest.fixture
+def restore_threads():
+    before = autograd.get_num_threads()
+    yield
+    autograd.set_num_threads(before)
+
+
+def _reference(x: np.ndarray, g: np.ndarray, v: np.ndarray):
+    """Max, x-gradient for upstream g, and v read at the winners, from the (first) argmax of each window."""
+    n, c, h, w = x.shape
+    ho, wo = h // 2, w // 2
+    win = x[:, :, : 2 * ho, : 2 * wo].reshape(n, c, ho, 2, wo, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, ho, wo, 4)
+    k = win.argmax(axis=-1)  # first maximum in row-major order
+    y = np.take_along_axis(win, k[..., None], -1)[..., 0]
+    gx = np.zeros_like(x)
+    gx6 = gx[:, :, : 2 * ho, : 2 * wo].reshape(n, c, ho, 2, wo, 2)
+    vw = v[:, :, : 2 * ho, : 2 * wo].reshape(n, c, ho, 2, wo, 2)
+    vy = np.zeros_like(y)
+    for q in range(4):
+        sel = k == q
+        gx6[:, :, :, q // 2, :, q % 2][sel] = g[sel]
+        vy[sel] = vw[:, :, :, q // 2, :, q % 2][sel]
+    return y, gx, vy
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("shape", [(3, 8, 100, 111), (11, 16, 41, 40)])
+def test_parallel_max_pool_2x2_matches_reference(restore_threads, threads, shape):
+    rng = np.random.default_rng(sum(shape))
+    x = np.round(rng.standard_normal(shape) * 2).astype(np.float32)  # many ties
+    x[:, :, ::3] = 0.0
+    n, c, h, w = shape
+    assert n * c * (h // 2) * (w // 2) >= conv_mod._POOL_PARALLEL  # the split path runs
+    autograd.set_num_threads(threads)
+    X = autograd.Tensor(x, requires_grad=True)
+    y = max_pool2d(X, 2)
+    g = autograd.Tensor(rng.standard_normal(y.shape).astype(np.float32), requires_grad=True)
+    (gx,) = autograd.grad(y, [X], g, create_graph=True)
+    v = rng.standard_normal(shape).astype(np.float32)
+    (gg,) = autograd.grad(gx, [g], autograd.Tensor(v))  # the gather: v read at the winners
+    ry, rgx, rvy = _reference(x, g.data, v)
+    np.testing.assert_array_equal(y.data, ry)
+    np.testing.assert_array_equal(gx.data, rgx)
+    np.testing.assert_array_equal(gg.data, rvy)
