@@ -504,34 +504,40 @@ def _batch_parts(n: int, size: int) -> list[int]:
 
 
 def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
-    """2x2 stride-2 max-pool via a (N, C, ho, 2, wo, 2) view: pairwise maxima, strict comparisons.
+    """2x2 stride-2 max-pool via a (N, C, ho, 2, 2*wo) view: row pairs first, then column pairs.
 
-    The window index (0..3, row-major) is assembled with uint8 bit operations (np.where is slower).
-    Parts of the batch run on the intra-op threads (numpy's ufuncs release the GIL).
+    Row pairs first makes every pass a long loop (the column pairs of a contiguous (.., 2*wo)
+    array are one stride-2 run), which matters for small maps.  The window index (0..3,
+    row-major) is the first maximum in row-major order, assembled with uint8 bit operations:
+    the bottom entry wins its column only if strictly bigger; the right column wins if its
+    maximum is strictly bigger, or equal with its winner in the top row and the left one's in
+    the bottom row.  Parts of the batch run on the intra-op threads (ufuncs release the GIL).
     """
     n, c = x.shape[:2]
     ho, wo = gm.ho, gm.wo
-    x6 = x[:, :, : 2 * ho, : 2 * wo].reshape(n, c, ho, 2, wo, 2)
+    x5 = x[:, :, : 2 * ho, : 2 * wo].reshape(n, c, ho, 2, 2 * wo)
     y = np.empty((n, c, ho, wo), x.dtype)
     idx = np.empty((n, c, ho, wo), np.uint8)
     bounds = _batch_parts(n, y.size)
 
     def work(k: int) -> None:
         s, e = bounds[k], bounds[k + 1]
-        v = x6[s:e]
-        left, right = v[..., 0], v[..., 1]
-        m = np.maximum(left, right)  # (m, c, ho, 2, wo): max of each row pair
-        iw = np.greater(right, left).view(np.uint8)  # the right one wins only if strictly bigger
-        top, bottom = m[:, :, :, 0], m[:, :, :, 1]
-        np.maximum(top, bottom, out=y[s:e])
-        ih = np.greater(bottom, top).view(np.uint8)  # the bottom row wins only if strictly bigger
-        a = iw[:, :, :, 0]
+        top, bottom = x5[s:e, :, :, 0], x5[s:e, :, :, 1]
+        mr = np.maximum(top, bottom)  # (m, c, ho, 2*wo): max of each column of the window
+        ih = np.greater(bottom, top).view(np.uint8)  # the bottom one wins only if strictly bigger
+        left, right = mr[..., 0::2], mr[..., 1::2]
+        np.maximum(left, right, out=y[s:e])
+        iw = np.greater(right, left).view(np.uint8)
+        ihl, ihr = ih[..., 0::2], ih[..., 1::2]
+        tie = np.equal(right, left).view(np.uint8)
+        tie &= np.greater(ihl, ihr).view(np.uint8)  # equal maxima: right only if its winner is higher
+        iw |= tie
         out = idx[s:e]
-        np.bitwise_xor(a, iw[:, :, :, 1], out=out)
-        out &= ih
-        out ^= a  # the winning row's column bit
-        ih <<= 1
-        out |= ih
+        np.bitwise_xor(ihl, ihr, out=out)
+        out &= iw
+        out ^= ihl  # the winning column's row bit
+        out <<= 1
+        out |= iw
 
     if len(bounds) == 2:
         work(0)
