@@ -148,9 +148,7 @@ class Function:
 
 def _function_backward(out: Tensor, g: Tensor) -> tuple:
     """Call the op's backward and fit each gradient to its input's shape and dtype."""
-    fn = out._ctx
-    if fn is None:  # pragma: no cover - released nodes are caught by _accumulate
-        raise RuntimeError(_FREED_MSG)
+    fn = out._ctx  # never None here: run_backward stops at released nodes
     if _Anomaly.enabled:
         prev, _Anomaly.backward_of = _Anomaly.backward_of, type(fn).__name__
         try:
@@ -160,36 +158,20 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
     else:
         grads = fn.backward(out, g)
     inputs = fn.inputs
-    if len(inputs) == 1:  # fast path: one input, which needs its gradient
-        gx = grads[0]
-        if gx is not None:
-            xd, gd = inputs[0].data, gx.data
-            if gd.shape != xd.shape:
-                gx = _sum_to(gx, xd.shape, fn)
-            if gd.dtype != xd.dtype:
-                gx = gx.astype(xd.dtype)
-        result = [gx]
-    else:
-        result = []
-        for x, need, gx in zip(inputs, fn.needs_grad, grads):
-            if gx is None or not need:
-                result.append(None)
-                continue
-            xd, gd = x.data, gx.data
-            if gd.shape != xd.shape:
-                gx = _sum_to(gx, xd.shape, fn)
-            if gd.dtype != xd.dtype:
-                gx = gx.astype(xd.dtype)
-            result.append(gx)
+    result = [None if gx is None or not need else _fit(gx, x, fn) for x, need, gx in zip(inputs, fn.needs_grad, grads)]
     if _Anomaly.enabled:
         _check_finite("backward", type(fn).__name__, result, [t.shape for t in inputs])
     return result
 
 
-_FREED_MSG = (
-    "Trying to backward through the graph a second time (or to use results of a graph that "
-    "was already freed). Pass retain_graph=True to the first backward() to keep it."
-)
+def _fit(gx: Tensor, x: Tensor, fn: Function) -> Tensor:
+    """The gradient ``gx`` for input ``x``: broadcast axes summed away, cast to ``x``'s dtype."""
+    xd, gd = x.data, gx.data
+    if gd.shape != xd.shape:
+        gx = _sum_to(gx, xd.shape, fn)
+    if gd.dtype != xd.dtype:
+        gx = gx.astype(xd.dtype)
+    return gx
 
 
 def _sum_to(g: Tensor, shape: tuple, fn: Function | None = None) -> Tensor:

@@ -30,8 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .function import _FREED_MSG
-from .graph import enable_grad, run_backward, set_grad_enabled
+from .graph import _FREED_MSG, enable_grad, run_backward, set_grad_enabled
 from .tensor import Tensor
 from .value import Value
 

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from . import function as _function
-from .function import _FREED_MSG
 from .graph import _GradMode, run_backward
 
 __all__ = [
@@ -130,8 +129,6 @@ class Tensor:
 
     # --- graph protocol ---------------------------------------------------
     def _accumulate(self, g: Tensor) -> None:
-        if self._backward is not None:  # a non-leaf whose graph was released
-            raise RuntimeError(_FREED_MSG)
         if _GradMode.enabled:  # create_graph: the gradient stays on the graph
             self.grad = g if self.grad is None else self.grad + g
         elif self.grad is None:
