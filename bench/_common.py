@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import os
 import statistics
@@ -55,28 +54,6 @@ def paired_ratio(a: list[float], b: list[float]) -> float:
 
 def median_ms(ts: list[float]) -> float:
     return statistics.median(ts) * 1e3
-
-
-def blas_threads() -> str:
-    """How many threads numpy's OpenBLAS uses (read from the loaded library, no threadpoolctl)."""
-    path = None
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                if "openblas" in line and ".so" in line:
-                    path = line.split()[-1]
-                    break
-    except OSError:
-        pass
-    if path is None:
-        return "unknown (no OpenBLAS library found in the process)"
-    lib = ctypes.CDLL(path)
-    for sym in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_", "openblas_get_num_threads"):
-        fn = getattr(lib, sym, None)
-        if fn is not None:
-            fn.restype = ctypes.c_int
-            return f"{fn()} ({os.path.basename(path)}, {os.cpu_count()} CPUs)"
-    return f"unknown ({os.path.basename(path)})"
 
 
 def env_note() -> str:
