@@ -16,8 +16,10 @@ Protocol (default): each framework runs in its **own worker process** (same case
 so neither one's thread pool (torch's OpenMP threads, numpy's spinning OpenBLAS threads)
 disturbs the other.  Per case, each worker warms up, then the parent runs ``--repeats`` rounds
 alternating between the chainrule worker and the torch worker (order swapped each round, a short
-quiet gap between them so spinning threads go back to sleep); a round is one timed batch of calls
-and its result comes back as JSON.  The ratio is the median over rounds of ours/torch (paired
+quiet gap between them so spinning threads go back to sleep); a round is 0.1 s of untimed calls
+(after an idle gap this machine's CPUs take tens of milliseconds to come back to full speed; a
+training loop never idles, so the steady state is what we compare) followed by one timed batch of
+calls, whose result comes back as JSON.  The ratio is the median over rounds of ours/torch (paired
 rounds, robust to load drifting between rounds).  chainrule uses ``--threads`` intra-op threads
 (``autograd.set_num_threads``, default: chainrule's default), torch its default thread count.
 ``--in-process`` is the old protocol: both timed interleaved in this one process.
@@ -164,8 +166,9 @@ def make_case(name: str, batch: int):
 def worker(framework: str) -> int:
     """Serve timing requests on stdin, one JSON object a line; answer one JSON line each.
 
-    ``{"case", "batch", "number"}``: seconds per call over ``number`` calls (the first request of
-    a case builds it and warms it up; ``number`` 0 calibrates: seconds per call of 2 calls).
+    ``{"case", "batch", "number", "warm"}``: seconds per call over ``number`` calls, after
+    ``warm`` seconds of untimed calls (the first request of a case builds it and warms it up;
+    ``number`` 0 calibrates: seconds per call of 2 calls).
     """
     cases: dict = {}
     print(json.dumps({"ready": True, "threads": ag.get_num_threads(),
@@ -182,6 +185,9 @@ def worker(framework: str) -> int:
         gc_was = gc.isenabled()
         gc.disable()
         try:
+            until = time.perf_counter() + req.get("warm", 0.0)
+            while time.perf_counter() < until:
+                fn()
             t = per_call(fn, req["number"] or 2)
         finally:
             if gc_was:
@@ -196,8 +202,8 @@ class _Worker:
         self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.info = json.loads(self.p.stdout.readline())
 
-    def time(self, case: str, batch: int, number: int) -> float:
-        self.p.stdin.write(json.dumps({"case": case, "batch": batch, "number": number}) + "\n")
+    def time(self, case: str, batch: int, number: int, warm: float = 0.0) -> float:
+        self.p.stdin.write(json.dumps({"case": case, "batch": batch, "number": number, "warm": warm}) + "\n")
         self.p.stdin.flush()
         return json.loads(self.p.stdout.readline())["seconds"]
 
@@ -207,7 +213,7 @@ class _Worker:
 
 
 def timed_apart(workers: dict, case: str, batch: int, repeats: int, number: int = 0,
-                budget: float = 0.05, gap: float = 0.15) -> dict[str, list[float]]:
+                budget: float = 0.05, gap: float = 0.15, warm: float = 0.1) -> dict[str, list[float]]:
     """Seconds per call of each worker's case, rounds alternating between the worker processes."""
     names = list(workers)
     if number <= 0:
@@ -219,7 +225,7 @@ def timed_apart(workers: dict, case: str, batch: int, repeats: int, number: int 
     for r in range(repeats):
         for n in names[r % len(names):] + names[: r % len(names)]:
             time.sleep(gap)  # let the other process's spinning threads go to sleep
-            times[n].append(workers[n].time(case, batch, number))
+            times[n].append(workers[n].time(case, batch, number, warm))
     return times
 
 

@@ -17,14 +17,16 @@ op (forward)                its backward                                that bac
 ==========================  ==========================================  =================================
 
 Speed notes (numpy only): the convolution is an im2col + matrix product, done
-in chunks of the batch so that the column matrix of a chunk stays in the CPU
-cache (one reused buffer instead of a large fresh temporary per call, which
-costs page faults).  Forward is one batched product ``W (C_out, C_in*kH*kW) @
-cols[n]`` per sample, which writes NCHW output directly.  The columns are
-rebuilt (in cache) for the weight gradient rather than kept alive between
-forward and backward.  Pooling works on ``kH*kW`` strided views of the input
-(no window copy) and max-pooling keeps a compact ``uint8`` index of the winner
-in each window.
+in chunks of the batch.  Each chunk is first transposed to (C, H, W, N) order,
+with the batch as the fastest axis: then a row of the column matrix is one
+contiguous run of ``wo * N`` numbers (long copies, and no arithmetic wasted on
+padding positions), the product ``W (C_out, C_in*kH*kW) @ cols`` is one large
+matrix product per chunk, and its (C_out, ho, wo, N) result is transposed back
+to NCHW.  Scratch arrays are reused between calls (a large fresh temporary per
+call costs page faults); the columns are rebuilt for the weight gradient rather
+than kept alive between forward and backward.  Pooling works on ``kH*kW``
+strided views of the input (no window copy) and max-pooling keeps a compact
+``uint8`` index of the winner in each window.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from threading import get_ident
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..function import Function
 from ..tensor import Tensor
@@ -42,8 +43,10 @@ from ._util import lift
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d"]
 
-# Target size in bytes of one chunk's column matrix (fits in L2/L3 cache).
-_CHUNK_BYTES = 1 << 21
+# Target size in bytes of one chunk's column matrix (fits in L2/L3 cache), and the size of the whole
+# batch's columns below which the batch is one chunk.
+_CHUNK_BYTES = 1 << 20
+_SMALL_BYTES = 1 << 18
 
 _buffers: dict[tuple, np.ndarray] = {}
 
@@ -61,6 +64,12 @@ def _buffer(shape: tuple, dtype: Any, slot: Any, zero: bool = False) -> np.ndarr
             _buffers.clear()
         buf = _buffers[key] = (np.zeros if zero else np.empty)(shape, dtype)
     return buf
+
+
+def _strided(buf: np.ndarray, shape: tuple, strides: tuple) -> np.ndarray:
+    """A strided view of the contiguous scratch array ``buf`` (numpy's as_strided, without its
+    Python-level overhead; the extent is checked against ``buf``)."""
+    return np.ndarray(shape, buf.dtype, buf, 0, strides)
 
 
 def _pair(v: Any, name: str, op: str) -> tuple[int, int]:
@@ -99,10 +108,6 @@ def _pad(a: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
     return out
 
 
-def _chunk(n: int, per_sample: int) -> int:
-    return max(1, min(n, _CHUNK_BYTES // max(per_sample, 1)))
-
-
 # --- convolution ------------------------------------------------------------------------------------------
 class _ConvGeom:
     """Static shapes of one convolution: x (N, C, H, W), w (O, C, kh, kw), y (N, O, ho, wo)."""
@@ -119,214 +124,144 @@ class _ConvGeom:
         self.ho = (h + 2 * self.ph - kh) // self.sh + 1
         self.wo = (w + 2 * self.pw - kw) // self.sw + 1
 
-
-def _im2col(xp: np.ndarray, gm: _ConvGeom, out: np.ndarray) -> np.ndarray:
-    """Columns of a (padded) chunk xp (n, C, Hp, Wp) into out (n, C, kh, kw, ho, wo)."""
-    kh, kw = gm.wshape[2:]
-    v = sliding_window_view(xp, (kh, kw), axis=(2, 3))
-    v = v[:, :, : (gm.ho - 1) * gm.sh + 1 : gm.sh, : (gm.wo - 1) * gm.sw + 1 : gm.sw]
-    np.copyto(out, v.transpose(0, 1, 4, 5, 2, 3))
-    return out
+    @property
+    def ckk(self) -> int:
+        """Rows of the column matrix: C_in * kh * kw."""
+        return self.wshape[1] * self.wshape[2] * self.wshape[3]
 
 
-def _flat_geometry(gm: _ConvGeom) -> tuple[int, int, int]:
-    """(Hp, Wp, L) of the stride-1 "flat rows" layout, L = (ho - 1) * Wp + wo."""
-    hp, wp = gm.xshape[2] + 2 * gm.ph, gm.xshape[3] + 2 * gm.pw
-    return hp, wp, (gm.ho - 1) * wp + gm.wo
+def _chunks(gm: _ConvGeom, itemsize: int) -> list[int]:
+    """Batch bounds of the chunks, each with a column matrix of about _CHUNK_BYTES.
 
-
-def _flat_cols(xp: np.ndarray, gm: _ConvGeom, out: np.ndarray) -> np.ndarray:
-    """Stride-1 columns: out[c, i, j, n, q] = xp[n, c].flat[i*Wp + j + q] for q < L.
-
-    Each row of the column matrix is one contiguous run of the padded image, so the copy moves
-    long runs (positions q = ho*Wp + wo with wo >= wo_max are junk, never read back).
+    A small problem is one chunk (threads would cost more than they save); otherwise the number
+    of chunks is a multiple of 4 (at most the batch), so 1, 2 or 4 threads get equal shares.  It
+    depends only on the shapes, so results do not depend on the thread count.
     """
-    m, c, hp, wp = xp.shape
-    kh, kw = gm.wshape[2:]
-    _, _, L = _flat_geometry(gm)
-    s = xp.strides
-    v = as_strided(xp, (c, kh, kw, m, L), (s[1], wp * s[3], s[3], s[0], s[3]), writeable=False)
-    np.copyto(out, v)
-    return out
-
-
-def _ext_view(buf: np.ndarray, m: int, gm: _ConvGeom) -> np.ndarray:
-    """The (m, O, ho, wo) positions of an (O, nb, L) flat-rows buffer."""
-    wp = _flat_geometry(gm)[1]
-    s = buf.strides
-    return as_strided(buf, (m, buf.shape[0], gm.ho, gm.wo), (s[1], s[0], wp * s[2], s[2]))
-
-
-def _ext_view3(buf: np.ndarray, m: int, gm: _ConvGeom) -> np.ndarray:
-    """The (m, O, ho, wo) positions of an (nb, O, L) per-sample flat-rows buffer."""
-    wp = _flat_geometry(gm)[1]
-    s = buf.strides
-    return as_strided(buf, (m, buf.shape[1], gm.ho, gm.wo), (s[0], s[1], wp * s[2], s[2]))
-
-
-def _plan(gm: _ConvGeom, itemsize: int) -> tuple[int, list[int], int]:
-    """(buffer size nb, chunk bounds, L) for the stride-1 path.
-
-    The number of chunks is a multiple of 4 (at most the batch), so 1, 2 or 4 threads get equal
-    shares; it does not depend on the thread count, so results do not either.
-    """
-    _, _, L = _flat_geometry(gm)
-    c, kh, kw = gm.wshape[1:]
     n = gm.xshape[0]
-    nb = _chunk(n, c * kh * kw * L * itemsize)
-    k = -(-n // nb)
+    per_sample = gm.ckk * gm.ho * gm.wo * itemsize
+    if n * per_sample <= _SMALL_BYTES:
+        return [0, n]
+    k = -(-n * per_sample // _CHUNK_BYTES)
     k = min(n, -(-k // 4) * 4)
-    bounds = [n * i // k for i in range(k + 1)]
-    return -(-n // k), bounds, L
+    return [n * i // k for i in range(k + 1)]
 
 
-def _padded(x: np.ndarray, gm: _ConvGeom) -> np.ndarray:
-    xp = _pad(x, gm.ph, gm.pw)
-    return xp if xp.flags.c_contiguous else np.ascontiguousarray(xp)
+def _chwn(a: np.ndarray, s: int, e: int, ph: int, pw: int, dtype: Any, slot: str) -> np.ndarray:
+    """a[s:e] (m, C, H, W) as a (C, H + 2 ph, W + 2 pw, m) buffer with a zero border.
+
+    Only the interior is ever written, so the border of a reused buffer stays zero (the padding
+    is part of the buffer's key).
+    """
+    m, c, h, w = e - s, a.shape[1], a.shape[2], a.shape[3]
+    t = _buffer((c, h + 2 * ph, w + 2 * pw, m), dtype, (slot, ph, pw), zero=True)
+    np.copyto(t[:, ph : ph + h, pw : pw + w], a[s:e].transpose(1, 2, 3, 0))
+    return t
+
+
+def _cols(x: np.ndarray, s: int, e: int, gm: _ConvGeom, dtype: Any) -> np.ndarray:
+    """Column matrix of x[s:e]: cols[(c, i, j), (r, q, n)] = xpad[n, c, i + sh*r, j + sw*q].
+
+    Built from the (C, Hp, Wp, m) layout, where the batch is the fastest axis: for stride 1 each
+    (c, i, j, r) row piece is one contiguous run of wo*m numbers, so the copy moves long runs and
+    no column is wasted on padding positions.
+    """
+    c, kh, kw = gm.wshape[1:]
+    xt = _chwn(x, s, e, gm.ph, gm.pw, dtype, "xt")
+    st = xt.strides
+    shape = (c, kh, kw, gm.ho, gm.wo, e - s)
+    view = _strided(xt, shape, (st[0], st[1], st[2], gm.sh * st[1], gm.sw * st[2], st[3]))
+    cols = _buffer(view.shape, dtype, "cols")
+    np.copyto(cols, view)
+    return cols.reshape(gm.ckk, -1)
+
+
+def _g_rows(g: np.ndarray, s: int, e: int, dtype: Any) -> np.ndarray:
+    """g[s:e] (m, O, ho, wo) as the (O, ho*wo*m) matrix matching the columns' order."""
+    return _chwn(g, s, e, 0, 0, dtype, "gt").reshape(g.shape[1], -1)
+
+
+def _gemm_setup(gm: _ConvGeom, bounds: list[int]) -> None:
+    gemm_threads(gm.wshape[0] * gm.ckk * bounds[1] * gm.ho * gm.wo)
 
 
 def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, gm: _ConvGeom) -> np.ndarray:
-    n, c = x.shape[:2]
-    o, _, kh, kw = w.shape
-    ho, wo = gm.ho, gm.wo
+    """y = W (O, C*kh*kw) @ cols, per chunk of the batch, written back as NCHW (plus the bias)."""
+    n = x.shape[0]
+    o = w.shape[0]
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
-    x = x.astype(dtype, copy=False)
     w2 = w.reshape(o, -1).astype(dtype, copy=False)
-    xp = _padded(x, gm)
-    y = np.empty((n, o, ho, wo), dtype)
-    ckk = c * kh * kw
+    y = np.empty((n, o, gm.ho, gm.wo), dtype)
     bias = None if b is None else b.astype(dtype, copy=False).reshape(1, o, 1, 1)
-    if gm.sh == gm.sw == 1:
-        nb, bounds, L = _plan(gm, y.itemsize)
-        gemm_threads(o * ckk * nb * L)
+    bounds = _chunks(gm, y.itemsize)
+    _gemm_setup(gm, bounds)
 
-        def work(k: int) -> None:
-            s, e = bounds[k], bounds[k + 1]
-            m = e - s
-            cols = _buffer((c, kh, kw, nb, L), dtype, "cols")
-            ye = _buffer((o, nb, L), dtype, "yext")
-            cc = _flat_cols(xp[s:e], gm, cols[:, :, :, :m]).reshape(ckk, m * L)
-            np.matmul(w2, cc, out=ye[:, :m].reshape(o, m * L))
-            if bias is None:
-                np.copyto(y[s:e], _ext_view(ye, m, gm))
-            else:
-                np.add(_ext_view(ye, m, gm), bias, out=y[s:e])
+    def work(k: int) -> None:
+        s, e = bounds[k], bounds[k + 1]
+        yt = _buffer((o, gm.ho, gm.wo, e - s), dtype, "yt")
+        np.matmul(w2, _cols(x, s, e, gm, dtype), out=yt.reshape(o, -1))
+        if bias is None:
+            np.copyto(y[s:e], yt.transpose(3, 0, 1, 2))
+        else:
+            np.add(yt.transpose(3, 0, 1, 2), bias, out=y[s:e])
 
-        parallel_for(len(bounds) - 1, work)
-        return y
-    y3 = y.reshape(n, o, ho * wo)
-    p = ho * wo
-    nb = _chunk(n, ckk * p * y.itemsize)
-    cols = _buffer((nb, c, kh, kw, ho, wo), dtype, "cols6")
-    for s in range(0, n, nb):
-        e = min(n, s + nb)
-        cc = _im2col(xp[s:e], gm, cols[: e - s])
-        np.matmul(w2, cc.reshape(e - s, ckk, p), out=y3[s:e])
-    if bias is not None:
-        y += bias
+    parallel_for(len(bounds) - 1, work)
     return y
 
 
-def _g_ext(g: np.ndarray, s: int, e: int, nb: int, L: int, gm: _ConvGeom) -> np.ndarray:
-    """g[s:e] copied into a zero-junk (O, nb, L) flat-rows buffer; returns the (O, m*L) matrix."""
-    o = g.shape[1]
-    # zero junk positions depend on (Wp, wo), not only on L: they are part of the key
-    buf = _buffer((o, nb, L), g.dtype, ("gext", _flat_geometry(gm)[1], gm.wo), zero=True)
-    np.copyto(_ext_view(buf, e - s, gm), g[s:e])
-    return buf[:, : e - s].reshape(o, (e - s) * L)
-
-
 def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom) -> np.ndarray:
-    """x-gradient of y = conv(x, w) given g = dL/dy: a transposed convolution (col2im of W^T g)."""
+    """x-gradient of y = conv(x, w) given g = dL/dy: a transposed convolution, col2im(W^T g).
+
+    col2im in two passes: the column gradients are copied into a zeroed "skewed" buffer z where
+    row (c, i, j) is shifted by kernel offset (i, j) in the (Hp, Wp, m) layout, then one
+    reduction over the kh*kw rows gives the padded x-gradient (no read-modify-write loop).
+    """
     n, c, h, wd = gm.xshape
     o, _, kh, kw = w.shape
-    ho, wo = gm.ho, gm.wo
-    dtype = np.result_type(g, w)
-    g = g.astype(dtype, copy=False)
-    ph, pw = gm.ph, gm.pw
+    ho, wo, sh, sw, ph, pw = gm.ho, gm.wo, gm.sh, gm.sw, gm.ph, gm.pw
     hp, wp = h + 2 * ph, wd + 2 * pw
+    dtype = np.result_type(g, w)
     w2t = w.reshape(o, -1).T.astype(dtype, copy=False)
-    ckk = c * kh * kw
-    if gm.sh == gm.sw == 1:
-        gxp = np.empty((n, c, hp, wp), dtype)
-        nb, bounds, L = _plan(gm, gxp.itemsize)
-        gemm_threads(o * ckk * nb * L)
-        flat = gxp.reshape(n, c, hp * wp)
-        r = hp * wp
+    gx = np.empty((n, c, h, wd), dtype)
+    bounds = _chunks(gm, gx.itemsize)
+    _gemm_setup(gm, bounds)
 
-        def work(k: int) -> None:
-            # col2im in two passes: the columns are copied into a "skewed" zero buffer z where
-            # kernel offset (i, j) of channel c is row z[., c, i*kw + j] shifted right by
-            # i*Wp + j, then one reduction over the kh*kw rows gives the padded x-gradient.
-            s, e = bounds[k], bounds[k + 1]
-            m = e - s
-            ge = _buffer((nb, o, L), dtype, ("gext3", wp, gm.wo), zero=True)
-            np.copyto(_ext_view3(ge, m, gm), g[s:e])
-            gc = _buffer((nb, c, kh, kw, L), dtype, "gcols3")
-            np.matmul(w2t, ge[:m], out=gc[:m].reshape(m, ckk, L))
-            z = _buffer((nb, c, kh * kw, r), dtype, ("skew", wp, L, kh, kw), zero=True)
-            zs = z.strides
-            it = z.itemsize
-            skew = as_strided(z, (m, c, kh, kw, L), (zs[0], zs[1], kw * zs[2] + wp * it, zs[2] + it, it))
-            np.copyto(skew, gc[:m])
-            np.add.reduce(z[:m], axis=2, out=flat[s:e])
+    def work(k: int) -> None:
+        s, e = bounds[k], bounds[k + 1]
+        m = e - s
+        gc = _buffer((c, kh, kw, ho, wo, m), dtype, "gcols")
+        np.matmul(w2t, _g_rows(g, s, e, dtype), out=gc.reshape(gm.ckk, -1))
+        # the positions written depend on the whole geometry, which is part of the key
+        z = _buffer((c, kh * kw, hp * wp * m), dtype, ("skew", wp, sh, sw, kh, kw, ho, wo), zero=True)
+        zs, it = z.strides, z.itemsize
+        skew = _strided(
+            z,
+            gc.shape,
+            (zs[0], kw * zs[1] + wp * m * it, zs[1] + m * it, sh * wp * m * it, sw * m * it, it),
+        )
+        np.copyto(skew, gc)
+        gxt = _buffer((c, hp, wp, m), dtype, "gxt")
+        np.add.reduce(z, axis=1, out=gxt.reshape(c, -1))
+        np.copyto(gx[s:e], gxt[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2))
 
-        parallel_for(len(bounds) - 1, work)
-    else:
-        gxp = np.zeros((n, c, hp, wp), dtype)
-        g3 = g.reshape(n, o, ho * wo)
-        p = ho * wo
-        nb = _chunk(n, ckk * p * gxp.itemsize)
-        buf = _buffer((nb, ckk, p), dtype, "gcols")
-        for s in range(0, n, nb):
-            e = min(n, s + nb)
-            gc = np.matmul(w2t, g3[s:e], out=buf[: e - s]).reshape(e - s, c, kh, kw, ho, wo)
-            dst = gxp[s:e]
-            for k, view in _windows(dst, kh, kw, gm.sh, gm.sw, ho, wo):
-                view += gc[:, :, k // kw, k % kw]
-    if ph or pw:
-        gxp = gxp[:, :, ph : ph + h, pw : pw + wd]
-    return gxp
+    parallel_for(len(bounds) - 1, work)
+    return gx
 
 
 def _conv_backward_weight(x: np.ndarray, g: np.ndarray, gm: _ConvGeom) -> np.ndarray:
-    """w-gradient of y = conv(x, w): sum over samples and positions of g (outer) columns of x."""
-    n, c = x.shape[:2]
-    o, _, kh, kw = gm.wshape
-    ho, wo = gm.ho, gm.wo
+    """w-gradient of y = conv(x, w): g (O, positions) @ cols^T, summed over the chunks in order."""
+    o = gm.wshape[0]
     dtype = np.result_type(x, g)
-    x = x.astype(dtype, copy=False)
-    g = g.astype(dtype, copy=False)
-    xp = _padded(x, gm)
-    ckk = c * kh * kw
-    gw = np.zeros((o, ckk), dtype)
-    if gm.sh == gm.sw == 1:
-        nb, bounds, L = _plan(gm, gw.itemsize)
-        gemm_threads(o * ckk * nb * L)
-        parts = np.empty((len(bounds) - 1, o, ckk), dtype)
+    bounds = _chunks(gm, np.dtype(dtype).itemsize)
+    _gemm_setup(gm, bounds)
+    parts = np.empty((len(bounds) - 1, o, gm.ckk), dtype)
 
-        def work(k: int) -> None:
-            s, e = bounds[k], bounds[k + 1]
-            m = e - s
-            cols = _buffer((c, kh, kw, nb, L), dtype, "cols")
-            cc = _flat_cols(xp[s:e], gm, cols[:, :, :, :m]).reshape(ckk, m * L)
-            ge = _g_ext(g, s, e, nb, L, gm)
-            np.matmul(ge, cc.T, out=parts[k])
+    def work(k: int) -> None:
+        s, e = bounds[k], bounds[k + 1]
+        np.matmul(_g_rows(g, s, e, dtype), _cols(x, s, e, gm, dtype).T, out=parts[k])
 
-        parallel_for(len(bounds) - 1, work)
-        # summed in chunk order whatever the thread count, so results do not depend on it
-        return np.add.reduce(parts, axis=0).reshape(gm.wshape)
-    g3 = g.reshape(n, o, ho * wo)
-    p = ho * wo
-    nb = _chunk(n, ckk * p * gw.itemsize)
-    cols = _buffer((nb, c, kh, kw, ho, wo), dtype, "cols6")
-    part = _buffer((nb, o, ckk), dtype, "wpart3")
-    for s in range(0, n, nb):
-        e = min(n, s + nb)
-        cc = _im2col(xp[s:e], gm, cols[: e - s]).reshape(e - s, ckk, p)
-        np.matmul(g3[s:e], cc.transpose(0, 2, 1), out=part[: e - s])
-        gw += part[: e - s].sum(axis=0)
-    return gw.reshape(gm.wshape)
+    parallel_for(len(bounds) - 1, work)
+    # summed in chunk order whatever the thread count, so results do not depend on it
+    return np.add.reduce(parts, axis=0).reshape(gm.wshape)
 
 
 class Conv2d(Function):
