@@ -149,6 +149,7 @@ class Function:
 def _function_backward(out: Tensor, g: Tensor) -> tuple:
     """Call the op's backward and fit each gradient to its input's shape and dtype."""
     fn = out._ctx  # never None here: run_backward stops at released nodes
+    g._fresh = False  # passed on by this op, g is no longer the gradient of one input alone
     if _Anomaly.enabled:
         prev, _Anomaly.backward_of = _Anomaly.backward_of, type(fn).__name__
         try:
@@ -161,6 +162,15 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
     result = [None if gx is None or not need else _fit(gx, x, fn) for x, need, gx in zip(inputs, fn.needs_grad, grads)]
     if _Anomaly.enabled:
         _check_finite("backward", type(fn).__name__, result, [t.shape for t in inputs])
+    if not _GradMode.enabled:
+        # A gradient whose array this backward just made (not g passed on, not a view, not given
+        # to two inputs) may become a leaf's .grad without a copy (Tensor._accumulate).
+        gd = g.data
+        for gx in result:
+            if gx is not None and gx is not g:
+                d = gx.data
+                if d is not gd and d.flags.owndata and d.flags.writeable and sum(r is gx for r in result) == 1:
+                    gx._fresh = True
     return result
 
 

@@ -86,7 +86,7 @@ class Tensor:
 
     # graph protocol (autograd.graph): parents in _a, _b (None when absent) and the tuple _rest
     __slots__ = ("data", "grad", "requires_grad", "_a", "_b", "_rest", "_backward", "_ctx", "_op", "label",
-                 "_gacc", "_retain_grad", "__weakref__")
+                 "_gacc", "_retain_grad", "_fresh", "__weakref__")
 
     __array_priority__ = 1000  # numpy defers to our reflected operators
 
@@ -103,6 +103,7 @@ class Tensor:
         self.label = ""
         self._gacc = None
         self._retain_grad = False
+        self._fresh = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -125,6 +126,7 @@ class Tensor:
         t.label = ""
         t._gacc = None
         t._retain_grad = False
+        t._fresh = False
         return t
 
     # --- graph protocol ---------------------------------------------------
@@ -132,9 +134,14 @@ class Tensor:
         if _GradMode.enabled:  # create_graph: the gradient stays on the graph
             self.grad = g if self.grad is None else self.grad + g
         elif self.grad is None:
-            # a private, writable copy: ``g`` may be a read-only broadcast view, the caller's
-            # ``gradient`` array, or the very array another leaf receives (as ``a + b`` sends g to both)
-            self.grad = Tensor._wrap(np.array(g.data, dtype=self.data.dtype, copy=True))
+            if g._fresh and g.data.dtype == self.data.dtype:
+                # a new array that an op's backward made for this input alone: adopted, not copied
+                g._fresh = False
+                self.grad = g
+            else:
+                # a private, writable copy: ``g`` may be a read-only broadcast view, the caller's
+                # ``gradient`` array, or the very array another leaf receives (as ``a + b`` sends g to both)
+                self.grad = Tensor._wrap(np.array(g.data, dtype=self.data.dtype, copy=True))
         else:
             self.grad = Tensor._wrap(self.grad.data + g.data)
 

@@ -225,6 +225,29 @@ def test_leaf_gradients_are_private_writable_arrays():
     assert z.grad.data.flags.writeable and z.grad.data.strides == (8,)
 
 
+def test_adopted_gradients_are_never_shared():
+    # Mul's backward makes a new array for (a + b); Add passes that one array on to both leaves,
+    # and to h.grad: each leaf must still end up with an array of its own.
+    a, b, k = leaf(1.0, 2.0), leaf(3.0, 4.0), Tensor(np.array([5.0, 6.0]))
+    h = a + b
+    h.retain_grad()
+    (h * k).sum().backward()
+    grads = [a.grad.data, b.grad.data, h.grad.data]
+    for i in range(3):
+        for j in range(i):
+            assert not np.shares_memory(grads[i], grads[j])
+    a.grad.data *= 10
+    np.testing.assert_array_equal(b.grad.data, [5.0, 6.0])
+    np.testing.assert_array_equal(h.grad.data, [5.0, 6.0])
+    # a gradient made for one leaf alone is adopted; it is still private and writable
+    w = leaf(1.0, 2.0)
+    (w * k).sum().backward()
+    assert w.grad.data.flags.writeable and not np.shares_memory(w.grad.data, k.data)
+    w.grad.data += 1
+    (w * k).sum().backward()  # accumulates into a new array, the adopted one is not reused by the graph
+    np.testing.assert_array_equal(w.grad.data, [11.0, 13.0])
+
+
 def test_retain_grad_on_intermediates():
     x = leaf(1.0, 2.0)
     h = x * 2
