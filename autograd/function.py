@@ -166,10 +166,11 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
         # A gradient whose array this backward just made (not g passed on, not a view, not given
         # to two inputs) may become a leaf's .grad without a copy (Tensor._accumulate).
         gd = g.data
+        one = len(result) == 1
         for gx in result:
             if gx is not None and gx is not g:
-                d = gx.data
-                if d is not gd and d.flags.owndata and d.flags.writeable and sum(r is gx for r in result) == 1:
+                d = gx.data  # base None: an array that owns its memory (not a view of another)
+                if d.base is None and d is not gd and (one or sum(r is gx for r in result) == 1) and d.flags.writeable:
                     gx._fresh = True
     return result
 
