@@ -274,6 +274,28 @@ def test_big_batch_uses_several_chunks():
     np.testing.assert_allclose(y.data, ref_conv(x, w, None, (1, 1), (2, 2)), atol=1e-9)
 
 
+def test_reused_scratch_buffers_never_leak_between_geometries():
+    # The same padded chunk shape (3, 14, 14, n) arises from 14x14 unpadded and 12x12 with padding 1,
+    # and the same column-gradient scratch from stride 1 and 2: each call must see only its own data.
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((2, 3, 3, 3))
+    cases = [((4, 3, 14, 14), 1, 0), ((4, 3, 12, 12), 1, 1), ((4, 3, 14, 14), 2, 0), ((4, 3, 13, 13), 1, 0)]
+    for _ in range(2):
+        for shape, stride, pad in cases:
+            x = ag.Tensor(rng.standard_normal(shape) * 3 + 5, requires_grad=True)  # nonzero everywhere
+            W = ag.Tensor(w, requires_grad=True)
+            y = conv2d(x, W, stride=stride, padding=pad)
+            np.testing.assert_allclose(y.data, ref_conv(x.data, w, None, (stride, stride), (pad, pad)), atol=1e-9)
+            g = rng.standard_normal(y.shape)
+            y.backward(g)
+            # adjoint identities: <conv(v, w), g> = <v, dL/dx> and <conv(x, u), g> = <u, dL/dw>
+            v, u = rng.standard_normal(shape), rng.standard_normal(w.shape)
+            lhs = (ref_conv(v, w, None, (stride, stride), (pad, pad)) * g).sum()
+            np.testing.assert_allclose(lhs, (v * x.grad.data).sum(), rtol=1e-9)
+            lhs = (ref_conv(x.data, u, None, (stride, stride), (pad, pad)) * g).sum()
+            np.testing.assert_allclose(lhs, (u * W.grad.data).sum(), rtol=1e-9)
+
+
 def test_errors():
     x = ag.zeros(2, 3, 8, 8)
     with pytest.raises(ValueError, match=r"conv2d: input has 3 channels but weight expects 1 .*\(6, 1, 5, 5\)"):
