@@ -181,6 +181,7 @@ def _g_rows(g: np.ndarray, s: int, e: int, dtype: Any) -> np.ndarray:
 
 
 def _gemm_setup(gm: _ConvGeom, bounds: list[int]) -> None:
+    """OpenBLAS threads for one chunk's product (inside parallel_for it runs on one thread anyway)."""
     gemm_threads(gm.wshape[0] * gm.ckk * bounds[1] * gm.ho * gm.wo)
 
 
