@@ -275,14 +275,18 @@ def test_big_batch_uses_several_chunks():
 
 
 def test_reused_scratch_buffers_never_leak_between_geometries():
-    # The same padded chunk shape (3, 14, 14, n) arises from 14x14 unpadded and 12x12 with padding 1,
-    # and the same column-gradient scratch from stride 1 and 2: each call must see only its own data.
+    # Scratch arrays are reused by shape; a zero-initialised one may only be shared by calls that
+    # write the same positions. Pairs below collide on shape but not on positions written: the
+    # padded chunk (3, 14, 14, n) from 14x14 unpadded and 12x12 padded by 1; the input-gradient
+    # scratch (c, kh*kw, hp*wp*m) from (hp, m) = (4, 5) and (5, 4) with the same 2x1 output.
     rng = np.random.default_rng(3)
-    w = rng.standard_normal((2, 3, 3, 3))
-    cases = [((4, 3, 14, 14), 1, 0), ((4, 3, 12, 12), 1, 1), ((4, 3, 14, 14), 2, 0), ((4, 3, 13, 13), 1, 0)]
+    cases = [((4, 3, 14, 14), (2, 3, 3, 3), 1, 0), ((4, 3, 12, 12), (2, 3, 3, 3), 1, 1),
+             ((4, 3, 14, 14), (2, 3, 3, 3), 2, 0), ((4, 3, 13, 13), (2, 3, 3, 3), 1, 0),
+             ((5, 2, 4, 4), (3, 2, 2, 2), 2, 0), ((4, 2, 5, 4), (3, 2, 2, 2), 2, 0)]
     for _ in range(2):
-        for shape, stride, pad in cases:
+        for shape, wshape, stride, pad in cases:
             x = ag.Tensor(rng.standard_normal(shape) * 3 + 5, requires_grad=True)  # nonzero everywhere
+            w = rng.standard_normal(wshape)
             W = ag.Tensor(w, requires_grad=True)
             y = conv2d(x, W, stride=stride, padding=pad)
             np.testing.assert_allclose(y.data, ref_conv(x.data, w, None, (stride, stride), (pad, pad)), atol=1e-9)

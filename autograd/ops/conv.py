@@ -54,10 +54,11 @@ _buffers: dict[tuple, np.ndarray] = {}
 def _buffer(shape: tuple, dtype: Any, slot: Any, zero: bool = False) -> np.ndarray:
     """A reused scratch array, one per (slot, shape, dtype, calling thread).
 
-    Contents are whatever the last user left, except that ``zero`` buffers start as zeros (their
-    users only ever write the same positions, leaving the rest zero).
+    Contents are whatever the last user left, except that ``zero`` buffers start as zeros: their
+    users only ever write the same positions, leaving the rest zero, so ``slot`` must include
+    everything (beyond ``shape``) that decides which positions are written.
     """
-    key = (slot, shape, np.dtype(dtype).str, get_ident())
+    key = (slot, zero, shape, np.dtype(dtype).str, get_ident())
     buf = _buffers.get(key)
     if buf is None:
         if len(_buffers) > 256:
@@ -231,8 +232,8 @@ def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom) -> np.ndar
         m = e - s
         gc = _buffer((c, kh, kw, ho, wo, m), dtype, "gcols")
         np.matmul(w2t, _g_rows(g, s, e, dtype), out=gc.reshape(gm.ckk, -1))
-        # the positions written depend on the whole geometry, which is part of the key
-        z = _buffer((c, kh * kw, hp * wp * m), dtype, ("skew", wp, sh, sw, kh, kw, ho, wo), zero=True)
+        # the positions written are fixed by gc's shape, the padded size and the strides: the key
+        z = _buffer((c, kh * kw, hp * wp * m), dtype, ("skew", gc.shape, hp, wp, sh, sw), zero=True)
         zs, it = z.strides, z.itemsize
         skew = _strided(
             z,
