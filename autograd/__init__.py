@@ -4,11 +4,14 @@ One graph core (:mod:`autograd.graph`) runs backpropagation for both the
 scalar :class:`Value` (for learning) and the numpy-backed :class:`Tensor`.
 """
 
+from . import functional
 from . import memory as _memory  # noqa: F401  (glibc malloc thresholds; see autograd/memory.py)
+from .draw import draw
 from .function import Function, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from .functional import grad
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops import *  # noqa: F403
-from .ops import __dict__ as _ops_dict
 from .tensor import (
     Tensor,
     arange,
@@ -29,19 +32,3 @@ from .tensor import (
 )
 from .threads import get_num_threads, set_num_threads
 from .value import Value
-
-try:
-    from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-except ImportError:  # pragma: no cover - while being written
-    pass
-try:
-    from . import functional
-    from .functional import grad
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from .draw import draw
-except ImportError:  # pragma: no cover
-    pass
-
-_OPS = [k for k in _ops_dict if not k.startswith("_") and callable(_ops_dict[k])]

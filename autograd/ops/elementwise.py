@@ -309,7 +309,7 @@ class AsType(Function):
 
 
 def neg(a: Tensor) -> Tensor:
-    return Neg.apply(a)
+    return Neg.apply(lift(a))
 
 
 def exp(a: Tensor) -> Tensor:
