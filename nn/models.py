@@ -24,20 +24,21 @@ from .layers import (
     Tanh,
 )
 from .module import Module, Sequential
+from .train import predict
 
 __all__ = ["LeNet5", "MLP"]
 
 
 class _Classifier:
-    def predict_proba(self, x: Any) -> Tensor:
-        """Class probabilities: softmax of the logits, without recording a graph."""
+    def predict_proba(self, x: Any, batch_size: int = 256) -> Tensor:
+        """Class probabilities: softmax of the logits of :func:`nn.train.predict` (eval mode, no graph)."""
         with autograd.no_grad():
-            return F.softmax(self(x), dim=-1)
+            return F.softmax(Tensor(predict(self, x, batch_size)), dim=-1)
 
-    def predict(self, x: Any) -> Any:
-        """Predicted classes (numpy int array): argmax of the logits, without recording a graph."""
-        with autograd.no_grad():
-            return self(x).data.argmax(axis=-1)
+    def predict(self, x: Any, batch_size: int = 256) -> Any:
+        """Predicted classes (numpy int array): argmax of the logits of :func:`nn.train.predict` (eval mode, no
+        graph)."""
+        return predict(self, x, batch_size).argmax(axis=-1)
 
 
 class LeNet5(_Classifier, Module):

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from autograd import Tensor, no_grad
 
-__all__ = ["Parameter", "Buffer", "Module", "Sequential", "ModuleList", "ModuleDict"]
+__all__ = ["Parameter", "Buffer", "Module", "Sequential", "ModuleList", "ModuleDict", "eval_mode"]
 
 
 class Parameter(Tensor):
@@ -386,16 +387,10 @@ class Module:
         Output shapes are printed with the batch axis as ``-1``.
         """
         if input_shape is not None:
-            was_training = [(m, m.training) for m in self.modules()]
             for m in self.modules():
                 m.__dict__.pop("_out_shape", None)
-            self.eval()
-            try:
-                with no_grad():
-                    self(Tensor(np.zeros((1, *input_shape), dtype=dtype)))
-            finally:
-                for m, t in was_training:
-                    m.training = t
+            with eval_mode(self), no_grad():
+                self(Tensor(np.zeros((1, *input_shape), dtype=dtype)))
         rows = []
         for name, m in self.named_modules():
             if not name:
@@ -416,6 +411,21 @@ class Module:
         out += ["=" * len(sep), f"Total params: {_fmt_count(total)}", f"Trainable params: {_fmt_count(trainable)}",
                 f"Non-trainable params: {_fmt_count(total - trainable)}", sep]
         return "\n".join(out)
+
+
+@contextmanager
+def eval_mode(model: Any) -> Iterator[Any]:
+    """``with eval_mode(model):`` runs the block with ``model.eval()`` (Dropout off, BatchNorm running
+    statistics), then gives every sub-module back its own previous ``training`` flag (a sub-module that was
+    already in eval mode inside a training model stays so). Gradients are not affected: add ``no_grad()``.
+    """
+    saved = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, was_training in saved:
+            m.training = was_training
 
 
 class Sequential(Module):

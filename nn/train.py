@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from .module import eval_mode
+
 __all__ = ["fit", "evaluate", "predict", "confusion_matrix", "overfit_check", "accuracy"]
 
 
@@ -230,32 +232,26 @@ def evaluate(model: Any, loader: Iterable[Any], loss_fn: Callable[[Any, Any], An
     """Mean loss (None without ``loss_fn``) and accuracy (None unless classification) over ``loader``.
 
     Runs in eval mode (Dropout off, BatchNorm running statistics) under ``autograd.no_grad()`` (no graph is
-    built); the model's previous train/eval mode is restored afterwards.
+    built); every sub-module's previous train/eval mode is restored afterwards (:func:`nn.module.eval_mode`).
     """
     from autograd import no_grad
 
-    was_training = getattr(model, "training", False)
-    model.eval()
     loss_sum, n_seen, correct, classify = 0.0, 0, 0, True
-    try:
-        with no_grad():
-            for batch in loader:
-                x, y = _split_batch(batch)
-                out = model(x)
-                yd = _array(y)
-                n = len(yd)
-                if loss_fn is not None:
-                    loss_sum += float(_array(loss_fn(out, y))) * n
-                n_seen += n
-                if classify:
-                    c = _n_correct(_array(out), yd)
-                    if c is None:
-                        classify = False
-                    else:
-                        correct += c
-    finally:
-        if was_training:
-            model.train()
+    with eval_mode(model), no_grad():
+        for batch in loader:
+            x, y = _split_batch(batch)
+            out = model(x)
+            yd = _array(y)
+            n = len(yd)
+            if loss_fn is not None:
+                loss_sum += float(_array(loss_fn(out, y))) * n
+            n_seen += n
+            if classify:
+                c = _n_correct(_array(out), yd)
+                if c is None:
+                    classify = False
+                else:
+                    correct += c
     return {
         "loss": loss_sum / n_seen if (loss_fn is not None and n_seen) else None,
         "accuracy": correct / n_seen if (classify and n_seen) else None,
@@ -271,16 +267,10 @@ def predict(model: Any, x: Any, batch_size: int = 256) -> np.ndarray:
     from autograd import no_grad
 
     arr = _array(x)
-    was_training = getattr(model, "training", False)
-    model.eval()
     outs = []
-    try:
-        with no_grad():
-            for i in range(0, len(arr), batch_size):
-                outs.append(np.array(_array(model(_as_tensor(arr[i:i + batch_size])))))
-    finally:
-        if was_training:
-            model.train()
+    with eval_mode(model), no_grad():
+        for i in range(0, len(arr), batch_size):
+            outs.append(np.array(_array(model(_as_tensor(arr[i:i + batch_size])))))
     if not outs:
         return np.zeros((0,), np.float32)
     return np.concatenate(outs, axis=0)

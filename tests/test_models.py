@@ -140,3 +140,23 @@ def test_mlp_round_trip_through_torch():
     back.load_state_dict(theirs.state_dict())
     back.eval()
     np.testing.assert_array_equal(back(x).data, ours(x).data)
+
+
+def test_predict_and_predict_proba_run_in_eval_mode_and_restore_it():
+    autograd.manual_seed(0)
+    model = nn.MLP([4, 16, 3], dropout=0.5, batch_norm=True)
+    model.train()
+    model[2].eval()  # a sub-module's own mode is restored too
+    bn = model[2]
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    mean0, tracked0 = bn.running_mean.data.copy(), int(bn.num_batches_tracked.data)
+    p1, p2 = model.predict_proba(x).data, model.predict_proba(x).data
+    np.testing.assert_array_equal(p1, p2)  # Dropout off
+    np.testing.assert_array_equal(model.predict(x), p1.argmax(-1))
+    np.testing.assert_array_equal(model.predict(x), nn.train.predict(model, x).argmax(-1))
+    np.testing.assert_array_equal(bn.running_mean.data, mean0)  # BatchNorm statistics untouched
+    assert int(bn.num_batches_tracked.data) == tracked0
+    assert model.training and model[4].training and not model[2].training
+    with nn.module.eval_mode(model):
+        assert not any(m.training for m in model.modules())
+    assert model.training and not model[2].training

@@ -92,3 +92,14 @@ def test_overfit_check_mnist_sample():
     ds = mnist_sample(train=True)
     acc = overfit_check(MLP([784, 32, 10]), ds, n=50, lr=1e-2)
     assert acc == 1.0
+
+
+def test_evaluate_and_predict_restore_each_submodules_mode():
+    x, y = _blobs(20)
+    model = MLP([2, 8, 3], dropout=0.5)
+    model.train()
+    model[3].eval()  # e.g. a frozen Dropout/BatchNorm inside a training model
+    evaluate(model, DataLoader(TensorDataset(x, y), batch_size=7), F.cross_entropy)
+    assert model.training and not model[3].training
+    predict(model, x)
+    assert model.training and not model[3].training
