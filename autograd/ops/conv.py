@@ -18,15 +18,16 @@ op (forward)                its backward                                that bac
 
 Speed notes (numpy only): the convolution is an im2col + matrix product, done
 in chunks of the batch.  Each chunk is first transposed to (C, H, W, N) order,
-with the batch as the fastest axis: then a row of the column matrix is one
-contiguous run of ``wo * N`` numbers (long copies, and no arithmetic wasted on
-padding positions), the product ``W (C_out, C_in*kH*kW) @ cols`` is one large
-matrix product per chunk, and its (C_out, ho, wo, N) result is transposed back
-to NCHW.  Scratch arrays are reused between calls (a large fresh temporary per
-call costs page faults); the columns are rebuilt for the weight gradient rather
-than kept alive between forward and backward.  Pooling works on ``kH*kW``
-strided views of the input (no window copy) and max-pooling keeps a compact
-``uint8`` index of the winner in each window.
+with the batch as the fastest axis: with stride 1, each output row of a row of
+the column matrix is one contiguous run of ``wo * N`` numbers (long copies), the
+matrix has exactly ``ho * wo * N`` columns (no junk columns between image rows),
+the product ``W (C_out, C_in*kH*kW) @ cols`` is one large matrix product per
+chunk, and its (C_out, ho, wo, N) result is transposed back to NCHW.  Scratch
+arrays are reused between calls (a large fresh temporary per call costs page
+faults); the columns are rebuilt for the weight gradient rather than kept alive
+between forward and backward.  Pooling works on ``kH*kW`` strided views of the
+input (no window copy) and max-pooling keeps a compact ``uint8`` index of the
+winner in each window.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ from ._util import lift
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d"]
 
-# Target size in bytes of one chunk's column matrix (fits in L2/L3 cache), and the size of the whole
-# batch's columns below which the batch is one chunk.
+# Target size in bytes of one chunk's column matrix (fits in L2/L3 cache; the input gradient's
+# scratch is about hp*wp / (ho*wo) times larger), and the size of the whole batch's columns below
+# which the batch is one chunk.
 _CHUNK_BYTES = 1 << 20
 _SMALL_BYTES = 1 << 18
 
@@ -163,8 +165,8 @@ def _cols(x: np.ndarray, s: int, e: int, gm: _ConvGeom, dtype: Any) -> np.ndarra
     """Column matrix of x[s:e]: cols[(c, i, j), (r, q, n)] = xpad[n, c, i + sh*r, j + sw*q].
 
     Built from the (C, Hp, Wp, m) layout, where the batch is the fastest axis: for stride 1 each
-    (c, i, j, r) row piece is one contiguous run of wo*m numbers, so the copy moves long runs and
-    no column is wasted on padding positions.
+    (c, i, j, r) row piece is one contiguous run of wo*m numbers, so the copy moves long runs, and
+    the matrix has exactly ho*wo*m columns.
     """
     c, kh, kw = gm.wshape[1:]
     xt = _chwn(x, s, e, gm.ph, gm.pw, dtype, "xt")
