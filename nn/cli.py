@@ -29,6 +29,8 @@ import numpy as np
 
 from autograd.threads import set_num_threads
 
+from ._atomic import atomic_write
+
 __all__ = ["main", "RECIPES", "build_model", "load_data", "train", "make_graph"]
 
 MODELS = ("lenet5", "mlp")
@@ -192,9 +194,8 @@ def plot_curves(metrics: list[dict[str, Any]], path: str | os.PathLike[str], tit
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps(obj, indent=2) + "\n"  # serialise first: a TypeError leaves the old file untouched
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def sidecar_path(checkpoint: str | os.PathLike[str]) -> Path:

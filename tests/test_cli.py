@@ -92,3 +92,22 @@ def test_record_layers_groups_nodes_by_layer():
     assert layer_of[id(out)] == "3 (Linear)"
     assert layer_of[id(net[1].weight)] == "1 (Linear)"
     assert "forward" not in net[1].__dict__  # hooks removed
+
+
+def test_write_json_is_atomic_fsynced_and_cleans_up(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.json"
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    cli._write_json(path, {"a": 1})
+    assert json.loads(path.read_text()) == {"a": 1} and synced
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        cli._write_json(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 1}  # old content kept, no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
