@@ -428,50 +428,64 @@ def eval_mode(model: Any) -> Iterator[Any]:
             m.training = was_training
 
 
-class Sequential(Module):
-    """Modules applied in order; children are named ``"0"``, ``"1"``, ... (indexable, sliceable, iterable).
+class _Container(Module):
+    """Children kept in ``self._items`` (name -> Module, in order), walked before any other attribute."""
 
-    ``Sequential(a, b)`` or ``Sequential(OrderedDict(name=module, ...))`` for named children.
-    """
-
-    def __init__(self, *modules: Module) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self._items: OrderedDict[str, Module] = OrderedDict()
-        if len(modules) == 1 and isinstance(modules[0], Mapping):
-            for k, m in modules[0].items():
-                self._add(str(k), m)
-        else:
-            for m in modules:
-                self.append(m)
-
-    def _add(self, name: str, m: Module) -> None:
-        if not isinstance(m, Module):
-            raise TypeError(f"{type(self).__name__}: expected a Module, got {type(m).__name__}")
-        self._items[name] = m
 
     def _named_entries(self) -> Iterable[tuple[str, Any]]:
         yield from self._items.items()
         yield from super()._named_entries()
 
-    def append(self, m: Module) -> Sequential:
-        self._add(str(len(self._items)), m)
+    def _check(self, name: str, m: Any) -> None:
+        if not isinstance(m, Module):
+            raise TypeError(f"{type(self).__name__}: expected a Module for {name!r}, got {type(m).__name__}")
+
+    def _add(self, name: str, m: Module) -> None:
+        self._check(name, m)
+        self._items[str(name)] = m
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _ModuleSequence(_Container):
+    """The list operations of ``Sequential`` and ``ModuleList``; appended children are named by position."""
+
+    def _numbered(self) -> bool:
+        return all(k == str(i) for i, k in enumerate(self._items))
+
+    def _next_name(self) -> str:
+        i = len(self._items)
+        while str(i) in self._items:  # a named Sequential may already use this number
+            i += 1
+        return str(i)
+
+    def _from_items(self, items: list[tuple[str, Module]]) -> _ModuleSequence:
+        raise NotImplementedError
+
+    def append(self, m: Module) -> Any:
+        self._add(self._next_name(), m)
         return self
 
-    def extend(self, modules: Iterable[Module]) -> Sequential:
+    def extend(self, modules: Iterable[Module]) -> Any:
         for m in modules:
             self.append(m)
         return self
 
-    def insert(self, index: int, m: Module) -> Sequential:
-        items = list(self._items.values())
-        items.insert(index, m)
-        self._items = OrderedDict()
-        for x in items:
-            self.append(x)
+    def insert(self, index: int, m: Module) -> Any:
+        """Insert ``m`` before position ``index``. Children named ``0, 1, ...`` are renumbered; named children
+        keep their names and ``m`` gets the next free number."""
+        name = self._next_name()
+        self._check(name, m)
+        items = list(self._items.items())
+        items.insert(index, (name, m))
+        if self._numbered():
+            items = [(str(i), v) for i, (_, v) in enumerate(items)]
+        self._items = OrderedDict(items)
         return self
-
-    def __len__(self) -> int:
-        return len(self._items)
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._items.values())
@@ -479,14 +493,32 @@ class Sequential(Module):
     def __getitem__(self, idx: int | slice | str) -> Any:
         if isinstance(idx, str):
             return self._items[idx]
-        items = list(self._items.values())
         if isinstance(idx, slice):
-            return type(self)(*items[idx]) if type(self) in (Sequential, ModuleList) else Sequential(*items[idx])
-        return items[idx]
+            return self._from_items(list(self._items.items())[idx])
+        return list(self._items.values())[idx]
 
     def __setitem__(self, idx: int, m: Module) -> None:
-        key = list(self._items)[idx]
-        self._add(key, m)
+        self._add(list(self._items)[idx], m)
+
+
+class Sequential(_ModuleSequence):
+    """Modules applied in order; children are named ``"0"``, ``"1"``, ... (indexable, sliceable, iterable).
+
+    ``Sequential(a, b)`` or ``Sequential(OrderedDict(name=module, ...))`` for named children (a slice
+    keeps the names; a slice of a numbered one is renumbered).
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], Mapping):
+            for k, m in modules[0].items():
+                self._add(str(k), m)
+        else:
+            self.extend(modules)
+
+    def _from_items(self, items: list[tuple[str, Module]]) -> Sequential:
+        # a plain Sequential even for subclasses (e.g. MLP), whose constructors take other arguments
+        return Sequential(*(m for _, m in items)) if self._numbered() else Sequential(OrderedDict(items))
 
     def __getattr__(self, name: str) -> Any:  # seq.conv1 for named children
         items = self.__dict__.get("_items")
@@ -500,28 +532,30 @@ class Sequential(Module):
         return x
 
 
-class ModuleList(Sequential):
-    """A list of modules whose parameters are registered (``0.weight``, ...); it has no forward."""
+class ModuleList(_ModuleSequence):
+    """A list of modules whose parameters are registered (``0.weight``, ...); it has no forward.
+
+    ``ModuleList(iterable)`` as in PyTorch; a slice is a ModuleList (renumbered).
+    """
 
     def __init__(self, modules: Iterable[Module] = ()) -> None:
-        super().__init__(*modules)
+        super().__init__()
+        self.extend(modules)
+
+    def _from_items(self, items: list[tuple[str, Module]]) -> ModuleList:
+        return ModuleList(m for _, m in items)
 
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); iterate over it in your module's forward")
 
 
-class ModuleDict(Module):
+class ModuleDict(_Container):
     """A dict of modules whose parameters are registered under their keys (``encoder.weight``, ...)."""
 
     def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
         super().__init__()
-        self._items: OrderedDict[str, Module] = OrderedDict()
         if modules is not None:
             self.update(modules)
-
-    def _named_entries(self) -> Iterable[tuple[str, Any]]:
-        yield from self._items.items()
-        yield from super()._named_entries()
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
         items = modules.items() if isinstance(modules, Mapping) else modules
@@ -532,18 +566,13 @@ class ModuleDict(Module):
         return self._items[key]
 
     def __setitem__(self, key: str, m: Module) -> None:
-        if not isinstance(m, Module):
-            raise TypeError(f"ModuleDict: expected a Module for key {key!r}, got {type(m).__name__}")
-        self._items[str(key)] = m
+        self._add(key, m)
 
     def __delitem__(self, key: str) -> None:
         del self._items[key]
 
     def __contains__(self, key: str) -> bool:
         return key in self._items
-
-    def __len__(self) -> int:
-        return len(self._items)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
@@ -559,4 +588,3 @@ class ModuleDict(Module):
 
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError("ModuleDict has no forward(); index it in your module's forward")
-

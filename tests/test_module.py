@@ -216,3 +216,36 @@ def test_summary_table():
     assert any("0 (Linear)" in s and "(-1, 4)" in s and s.rstrip().endswith("16") for s in lines)
     assert any("3 (Linear)" in s and "(-1, 2)" in s and s.rstrip().endswith("10") for s in lines)
     assert "Total params: 34" in text and "Trainable params: 34" in text
+
+
+def test_container_slicing_and_insert_keep_types_and_names():
+    from collections import OrderedDict
+
+    ml = nn.ModuleList([nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 2)])
+    part = ml[0:2]
+    assert type(part) is nn.ModuleList and len(part) == 2 and part[0] is ml[0]
+    assert [n for n, _ in part.named_children()] == ["0", "1"]
+    assert type(ml[1:]) is nn.ModuleList and len(ml[5:]) == 0
+    with pytest.raises(TypeError):
+        nn.ModuleList(nn.Linear(1, 1), nn.ReLU())  # one iterable, as in PyTorch
+    with pytest.raises(NotImplementedError):
+        ml(1)
+
+    named = nn.Sequential(OrderedDict(conv=nn.Linear(2, 2), act=nn.ReLU()))
+    named.insert(1, nn.Tanh())
+    assert [n for n, _ in named.named_children()] == ["conv", "2", "act"]
+    assert isinstance(named.conv, nn.Linear) and isinstance(named[1], nn.Tanh)
+    assert [n for n, _ in named.named_parameters()] == ["conv.weight", "conv.bias"]
+    named.append(nn.Identity())
+    assert [n for n, _ in named.named_children()] == ["conv", "2", "act", "3"]
+    sub = named[:2]
+    assert type(sub) is nn.Sequential and [n for n, _ in sub.named_children()] == ["conv", "2"]
+
+    seq = nn.Sequential(nn.Linear(1, 1), nn.ReLU())
+    seq.insert(0, nn.Identity())
+    assert [n for n, _ in seq.named_children()] == ["0", "1", "2"] and isinstance(seq[0], nn.Identity)
+    assert [n for n, _ in seq[1:].named_children()] == ["0", "1"]
+    with pytest.raises(TypeError, match="expected a Module"):
+        seq.insert(0, "relu")
+    with pytest.raises(TypeError, match="expected a Module"):
+        nn.ModuleDict({"a": 1})
