@@ -372,12 +372,9 @@ def demo(out: str = "out", log: Any = None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     t0 = time.perf_counter()
     print("== (a) scalar MLP on two moons (autograd.Value) ==", file=log, flush=True)
-    try:
-        from .demo import scalar_moons
-    except ImportError as e:  # pragma: no cover - while nn.demo is being written
-        print(f"skipped: nn.demo.scalar_moons is not available ({e})", file=log)
-    else:
-        result["scalar_moons"] = scalar_moons(str(outdir))
+    from .demo import scalar_moons
+
+    result["scalar_moons"] = scalar_moons(str(outdir))
     print(f"== (b) LeNet-5 on the bundled MNIST sample, one epoch ({time.perf_counter() - t0:.0f}s so far) ==",
           file=log, flush=True)
     metrics = train(model="lenet5", dataset="sample", epochs=1, batch_size=32, lr=2e-3, scheduler="none",

@@ -8,12 +8,12 @@ neuron's forward pass is drawn as SVG.
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import time
 
-from autograd import Value, no_grad
+from autograd import Value, draw, no_grad
+from nn.datasets import make_moons
 from nn.scalar import MLP, Neuron
 
 __all__ = ["scalar_moons", "moons"]
@@ -21,24 +21,8 @@ __all__ = ["scalar_moons", "moons"]
 
 def moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[list[list[float]], list[int]]:
     """100 two-moons points as plain lists, labels -1 (upper moon) / +1 (lower moon)."""
-    try:
-        from nn.datasets import make_moons
-    except ImportError:  # pragma: no cover - the datasets package may be absent
-        make_moons = None
-    if make_moons is not None:
-        X, y = make_moons(n_samples=n, noise=noise, seed=seed)
-        return [[float(a), float(b)] for a, b in X.tolist()], [2 * int(t) - 1 for t in y.tolist()]
-    rng = random.Random(seed)  # pragma: no cover
-    X, y = [], []
-    for i in range(n):
-        t = math.pi * (i % (n // 2)) / (n // 2 - 1)
-        if i < n // 2:
-            X.append([math.cos(t) + rng.gauss(0, noise), math.sin(t) + rng.gauss(0, noise)])
-            y.append(-1)
-        else:
-            X.append([1 - math.cos(t) + rng.gauss(0, noise), 0.5 - math.sin(t) + rng.gauss(0, noise)])
-            y.append(1)
-    return X, y
+    X, y = make_moons(n_samples=n, noise=noise, seed=seed)
+    return [[float(a), float(b)] for a, b in X.tolist()], [2 * int(t) - 1 for t in y.tolist()]
 
 
 def _loss(model: MLP, X: list[list[float]], y: list[int], alpha: float = 1e-4) -> tuple[Value, float]:
@@ -82,11 +66,6 @@ def scalar_moons(out_dir: str = "out", epochs: int = 40, seed: int = 0, verbose:
 
 def _draw_neuron(out_dir: str, seed: int, verbose: bool) -> str | None:
     """Draw ``tanh(w0 x0 + w1 x1 + b)`` after backward, as ``out_dir/neuron.svg``."""
-    try:
-        from autograd import draw
-    except ImportError:
-        print("note: autograd.draw is not available yet; skipping the graph drawing")
-        return None
     n = Neuron(2, "tanh", random.Random(seed))
     x0, x1 = Value(2.0, label="x0"), Value(0.0, label="x1")
     out = n([x0, x1])

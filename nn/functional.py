@@ -82,24 +82,17 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return autograd.linear(input, weight, bias)
 
 
-def _conv_op(name: str) -> Any:
-    fn = getattr(autograd, name, None)
-    if fn is None:  # pragma: no cover - until autograd/ops/conv.py exists
-        raise NotImplementedError(f"{name}: autograd.ops.conv is not available")
-    return fn
-
-
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0) -> Tensor:
     """2-D convolution (cross-correlation) of (N, C_in, H, W) with weight (C_out, C_in, kH, kW)."""
-    return _conv_op("conv2d")(input, weight, bias, stride=stride, padding=padding)
+    return autograd.conv2d(input, weight, bias, stride=stride, padding=padding)
 
 
 def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
-    return _conv_op("max_pool2d")(input, kernel_size, stride=stride, padding=padding)
+    return autograd.max_pool2d(input, kernel_size, stride=stride, padding=padding)
 
 
 def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
-    return _conv_op("avg_pool2d")(input, kernel_size, stride=stride, padding=padding)
+    return autograd.avg_pool2d(input, kernel_size, stride=stride, padding=padding)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
