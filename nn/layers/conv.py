@@ -8,19 +8,13 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor
+from autograd.ops.conv import _pair
 
 from .. import functional as F
 from .. import init
 from ..module import Module, Parameter
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d"]
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    if isinstance(v, int | np.integer):
-        return (int(v), int(v))
-    a, b = v
-    return (int(a), int(b))
 
 
 class Conv2d(Module):
@@ -35,9 +29,9 @@ class Conv2d(Module):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = _pair(padding)
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d")
+        self.stride = _pair(stride, "stride", "Conv2d")
+        self.padding = _pair(padding, "padding", "Conv2d")
         self.weight = Parameter(np.empty((out_channels, in_channels, *self.kernel_size), dtype))
         self.bias = Parameter(np.empty((out_channels,), dtype)) if bias else None
         self.reset_parameters()
