@@ -265,3 +265,17 @@ def test_sample_with_augmentation_pipeline_and_loader():
     fast = DataLoader(mnist_sample().tensor_dataset(pad=2), batch_size=500, shuffle=True, seed=1,
                       transform=T.RandomAffine(10, translate=(0.1, 0.1), scale=(0.9, 1.1), seed=2))
     assert sum(len(yb) for _, yb in fast) == 3000
+
+
+def test_mnist_sample_is_md5_verified(tmp_path, monkeypatch):
+    import nn.datasets.mnist as mnist_mod
+
+    good = mnist_mod._SAMPLE
+    bad = tmp_path / "mnist_sample.npz"
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    monkeypatch.setattr(mnist_mod, "_SAMPLE", bad)
+    with pytest.raises(ValueError, match=r"mnist_sample\.npz: md5 mismatch \(expected \w{32}, got \w{32}\)"):
+        mnist_sample()
+    assert md5(good.read_bytes()) == mnist_mod._SAMPLE_MD5

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import urllib.request
 from collections.abc import Callable
@@ -243,11 +244,17 @@ class FashionMNIST(MNIST):
 
 
 _SAMPLE = Path(__file__).with_name("_data") / "mnist_sample.npz"
+_SAMPLE_MD5 = "0c31f42d9478d13f7cd79199ae300931"  # update together with the bundled file
 
 
 def mnist_sample(train: bool = True, transform: Callable[[np.ndarray], Any] | None = None) -> ImageDataset:
-    """A small class-balanced MNIST subset bundled with the package (3000 train / 1000 test images)."""
+    """A small class-balanced MNIST subset bundled with the package (3000 train / 1000 test images), md5-checked."""
     split = "train" if train else "test"
-    with np.load(_SAMPLE, allow_pickle=False) as z:
+    data = _SAMPLE.read_bytes()
+    actual = md5sum(data=data)
+    if actual != _SAMPLE_MD5:
+        raise ValueError(f"{_SAMPLE}: md5 mismatch (expected {_SAMPLE_MD5}, got {actual}); the bundled MNIST sample "
+                         f"is corrupt or was changed. Reinstall the package or restore the file from git.")
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
         return ImageDataset(z[f"{split}_images"], z[f"{split}_labels"], transform,
                             mean=MNIST.mean, std=MNIST.std)
