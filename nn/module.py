@@ -182,30 +182,27 @@ class Module:
             for name, sub in reversed(subs):
                 stack.append((pre + name + ".", sub, inner))
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """(name, Parameter) pairs with PyTorch names (``0.weight``, ``conv1.bias``); shared ones once."""
+    def _named_tensors(self, buffers: bool, prefix: str, recurse: bool) -> Iterator[tuple[str, Any]]:
+        """(name, tensor) pairs of the walk's parameters (or buffers), each shared tensor once."""
         seen: set[int] = set()
-        for pre, _node, params, _ in self._nodes(prefix + "." if prefix else ""):
-            for name, p in params:
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    yield pre + name, p
+        for pre, _node, params, bufs in self._nodes(prefix + "." if prefix else ""):
+            for name, t in bufs if buffers else params:
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    yield pre + name, t
             if not recurse:
                 break
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(name, Parameter) pairs with PyTorch names (``0.weight``, ``conv1.bias``); shared ones once."""
+        return self._named_tensors(False, prefix, recurse)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        seen: set[int] = set()
-        for pre, _node, _, buffers in self._nodes(prefix + "." if prefix else ""):
-            for name, b in buffers:
-                if id(b) not in seen:
-                    seen.add(id(b))
-                    yield pre + name, b
-            if not recurse:
-                break
+        return self._named_tensors(True, prefix, recurse)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         for _, b in self.named_buffers(recurse=recurse):
