@@ -18,8 +18,6 @@
 %matplotlib inline
 %config InlineBackend.figure_formats = ["png"]
 import os
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one BLAS thread is fastest
 import time
 
 import matplotlib.pyplot as plt
