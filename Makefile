@@ -42,7 +42,7 @@ test: venv dot
 	CHAINRULE_FAST=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2 tests
 
 lint: venv
-	$(PY) -m ruff check autograd nn tests bench
+	$(PY) -m ruff check autograd nn tests bench tools notebooks/_build/build.py
 
 bench: venv dot
 	$(PY) -m pip install -q -e ".[bench]"
