@@ -50,48 +50,65 @@ from autograd.ops.conv import conv2d, max_pool2d  # noqa: E402
 from autograd.ops.linalg import linear  # noqa: E402
 from autograd.threads import blas_threads  # noqa: E402
 
-try:
-    import torch
-    import torch.nn.functional as F
-except ImportError:  # pragma: no cover - depends on the environment
-    torch = None
-
 CONV_SHAPES = {"conv1": (1, 32, 6), "conv2": (6, 14, 16)}  # C_in, H=W, C_out; kernel 5
 BARS = {"conv1": 1.5, "conv2": 1.5, "mlp": 1.0}
+FRAMEWORKS = ("ours", "torch")
 
 
-def conv_case(name: str, batch: int, rng: np.random.Generator):
+def label(name: str) -> str:
+    """The shape column of case ``name``."""
+    if name == "mlp":
+        return "784-256-128-10 relu, CE loss"
+    if name == "tiny":
+        return "tanh on 10 elements"
+    c, h, o = CONV_SHAPES[name]
+    return f"x({c},{h},{h}) w({o},{c},5,5) +relu+pool2"
+
+
+def import_torch():
+    """``torch`` or None if it is not importable.  Imported only by the processes that time torch."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return torch
+
+
+def conv_case(name: str, batch: int, rng: np.random.Generator, framework: str):
     c, h, o = CONV_SHAPES[name]
     x = rng.standard_normal((batch, c, h, h)).astype(np.float32)
     w = (rng.standard_normal((o, c, 5, 5)) * 0.2).astype(np.float32)
     b = (rng.standard_normal(o) * 0.1).astype(np.float32)
     x_grad = name != "conv1"
 
-    X = ag.Tensor(x, requires_grad=x_grad)
-    W = ag.Tensor(w, requires_grad=True)
-    B = ag.Tensor(b, requires_grad=True)
+    if framework == "ours":
+        X = ag.Tensor(x, requires_grad=x_grad)
+        W = ag.Tensor(w, requires_grad=True)
+        B = ag.Tensor(b, requires_grad=True)
 
-    def ours():
-        X.grad = W.grad = B.grad = None
-        y = max_pool2d(conv2d(X, W, B).relu(), 2)
-        y.sum().backward()
-
-    fns = {"ours": ours}
-    if torch is not None:
-        tx = torch.tensor(x, requires_grad=x_grad)
-        tw = torch.tensor(w, requires_grad=True)
-        tb = torch.tensor(b, requires_grad=True)
-
-        def theirs():
-            tx.grad = tw.grad = tb.grad = None
-            y = F.max_pool2d(F.relu(F.conv2d(tx, tw, tb)), 2)
+        def ours():
+            X.grad = W.grad = B.grad = None
+            y = max_pool2d(conv2d(X, W, B).relu(), 2)
             y.sum().backward()
 
-        fns["torch"] = theirs
-    return fns
+        return ours
+
+    import torch
+    import torch.nn.functional as F
+
+    tx = torch.tensor(x, requires_grad=x_grad)
+    tw = torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True)
+
+    def theirs():
+        tx.grad = tw.grad = tb.grad = None
+        y = F.max_pool2d(F.relu(F.conv2d(tx, tw, tb)), 2)
+        y.sum().backward()
+
+    return theirs
 
 
-def mlp_case(batch: int, rng: np.random.Generator):
+def mlp_case(batch: int, rng: np.random.Generator, framework: str):
     sizes = [784, 256, 128, 10]
     x = rng.standard_normal((batch, 784)).astype(np.float32)
     labels = rng.integers(0, 10, batch)
@@ -99,68 +116,77 @@ def mlp_case(batch: int, rng: np.random.Generator):
     ws = [(rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32) for i, o in zip(sizes, sizes[1:])]
     bs = [np.zeros(o, np.float32) for o in sizes[1:]]
 
-    X, Y = ag.Tensor(x), ag.Tensor(onehot)
-    params = [(ag.Tensor(w, requires_grad=True), ag.Tensor(b, requires_grad=True)) for w, b in zip(ws, bs)]
+    if framework == "ours":
+        X, Y = ag.Tensor(x), ag.Tensor(onehot)
+        params = [(ag.Tensor(w, requires_grad=True), ag.Tensor(b, requires_grad=True)) for w, b in zip(ws, bs)]
 
-    def ours():
-        h = X
-        for i, (w, b) in enumerate(params):
-            w.grad = b.grad = None
-            h = linear(h, w, b)
-            if i < len(params) - 1:
-                h = h.relu()
-        loss = -(h.log_softmax(axis=-1) * Y).sum() / batch
-        loss.backward()
-
-    fns = {"ours": ours}
-    if torch is not None:
-        tX, tY = torch.tensor(x), torch.tensor(onehot)
-        tparams = [(torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) for w, b in zip(ws, bs)]
-
-        def theirs():
-            h = tX
-            for i, (w, b) in enumerate(tparams):
+        def ours():
+            h = X
+            for i, (w, b) in enumerate(params):
                 w.grad = b.grad = None
-                h = F.linear(h, w, b)
-                if i < len(tparams) - 1:
-                    h = F.relu(h)
-            loss = -(F.log_softmax(h, dim=-1) * tY).sum() / batch
+                h = linear(h, w, b)
+                if i < len(params) - 1:
+                    h = h.relu()
+            loss = -(h.log_softmax(axis=-1) * Y).sum() / batch
             loss.backward()
 
-        fns["torch"] = theirs
-    return fns
+        return ours
+
+    import torch
+    import torch.nn.functional as F
+
+    tX, tY = torch.tensor(x), torch.tensor(onehot)
+    tparams = [(torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) for w, b in zip(ws, bs)]
+
+    def theirs():
+        h = tX
+        for i, (w, b) in enumerate(tparams):
+            w.grad = b.grad = None
+            h = F.linear(h, w, b)
+            if i < len(tparams) - 1:
+                h = F.relu(h)
+        loss = -(F.log_softmax(h, dim=-1) * tY).sum() / batch
+        loss.backward()
+
+    return theirs
 
 
-def tiny_op_case():
-    t = ag.Tensor(np.linspace(-1, 1, 10, dtype=np.float32), requires_grad=True)
-    g = ag.Tensor(np.ones(10, np.float32))
+def tiny_op_case(framework: str):
+    if framework == "ours":
+        t = ag.Tensor(np.linspace(-1, 1, 10, dtype=np.float32), requires_grad=True)
+        g = ag.Tensor(np.ones(10, np.float32))
 
-    def ours():
-        t.grad = None
-        t.tanh().backward(g)
+        def ours():
+            t.grad = None
+            t.tanh().backward(g)
 
-    fns = {"ours": ours}
-    if torch is not None:
-        tt = torch.linspace(-1, 1, 10, requires_grad=True)
-        tg = torch.ones(10)
+        return ours
 
-        def theirs():
-            tt.grad = None
-            torch.tanh(tt).backward(tg)
+    import torch
 
-        fns["torch"] = theirs
-    return fns
+    tt = torch.linspace(-1, 1, 10, requires_grad=True)
+    tg = torch.ones(10)
+
+    def theirs():
+        tt.grad = None
+        torch.tanh(tt).backward(tg)
+
+    return theirs
 
 
-def make_case(name: str, batch: int):
-    """(callables, label) of one case; its data depends only on (name, batch), in every process."""
+def make_case(name: str, batch: int, framework: str):
+    """One case's callable for ``framework`` ("ours" or "torch"; "torch" imports torch).
+
+    Its data depends only on (name, batch): the same in every process and for either framework.
+    """
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r}")
     rng = np.random.default_rng([batch, sum(map(ord, name))])
     if name == "mlp":
-        return mlp_case(batch, rng), "784-256-128-10 relu, CE loss"
+        return mlp_case(batch, rng, framework)
     if name == "tiny":
-        return tiny_op_case(), "tanh on 10 elements"
-    c, h, o = CONV_SHAPES[name]
-    return conv_case(name, batch, rng), f"x({c},{h},{h}) w({o},{c},5,5) +relu+pool2"
+        return tiny_op_case(framework)
+    return conv_case(name, batch, rng, framework)
 
 
 def worker(framework: str) -> int:
@@ -171,14 +197,14 @@ def worker(framework: str) -> int:
     ``number`` 0 calibrates: seconds per call of 2 calls).
     """
     cases: dict = {}
+    torch = import_torch() if framework == "torch" else None
     print(json.dumps({"ready": True, "threads": ag.get_num_threads(),
                       "torch_threads": torch.get_num_threads() if torch is not None else None}), flush=True)
     for line in sys.stdin:
         req = json.loads(line)
         key = (req["case"], req["batch"])
         if key not in cases:
-            fns, _ = make_case(*key)
-            cases[key] = fns[framework]
+            cases[key] = make_case(*key, framework)
             for _ in range(3):
                 cases[key]()
         fn = cases[key]
@@ -245,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         return worker(args.worker)
 
+    torch = import_torch()  # this process needs torch for the version and, with --in-process, the cases
+    frameworks = FRAMEWORKS if torch is not None else ("ours",)
     apart = not args.in_process and torch is not None
     print(f"numpy {np.__version__}; chainrule intra-op threads: {ag.get_num_threads()}"
           f"{'' if args.threads else ' (its default)'}; OpenBLAS threads now: {blas_threads()}; "
@@ -263,14 +291,14 @@ def main(argv: list[str] | None = None) -> int:
     def measure(name: str, batch: int, number: int = 0) -> dict[str, list[float]]:
         if apart:
             return timed_apart(workers, name, batch, args.repeats, number)
-        return compare(make_case(name, batch)[0], repeats=args.repeats, number=number)
+        return compare({fw: make_case(name, batch, fw) for fw in frameworks}, repeats=args.repeats, number=number)
 
     print(f"\n{'case':<6} {'shape':<34} {'batch':>5} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} {'bar':>5}")
     worst_ok = True
     try:
         for name in args.cases:
             for batch in args.batches:
-                shape = make_case(name, batch)[1] if not apart else _label(name)
+                shape = label(name)
                 times = measure(name, batch)
                 ours = median_ms(times["ours"])
                 if "torch" in times:
@@ -292,13 +320,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nelementwise op on 10 elements, forward + backward: {tiny:.1f} us{extra}  (bar: <= 15 us)")
     print(f"{load_note()}")
     return 0 if worst_ok else 1
-
-
-def _label(name: str) -> str:
-    if name == "mlp":
-        return "784-256-128-10 relu, CE loss"
-    c, h, o = CONV_SHAPES[name]
-    return f"x({c},{h},{h}) w({o},{c},5,5) +relu+pool2"
 
 
 if __name__ == "__main__":
