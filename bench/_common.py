@@ -1,4 +1,4 @@
-"""Helpers for the benchmarks: interleaved timing, BLAS thread count, environment notes."""
+"""Helpers for the benchmarks: interleaved timing, per-round ratios, environment and load notes."""
 
 from __future__ import annotations
 
