@@ -146,10 +146,14 @@ class Function:
         return out
 
 
+# The backward pass (a token set by Tensor.backward, None otherwise: autograd.grad, create_graph)
+# in which new gradient arrays may be handed to leaves without a copy (Tensor._accumulate).
+_adopt_pass: object | None = None
+
+
 def _function_backward(out: Tensor, g: Tensor) -> tuple:
     """Call the op's backward and fit each gradient to its input's shape and dtype."""
     fn = out._ctx  # never None here: run_backward stops at released nodes
-    g._fresh = False  # passed on by this op, g is no longer the gradient of one input alone
     if _Anomaly.enabled:
         prev, _Anomaly.backward_of = _Anomaly.backward_of, type(fn).__name__
         try:
@@ -162,16 +166,17 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
     result = [None if gx is None or not need else _fit(gx, x, fn) for x, need, gx in zip(inputs, fn.needs_grad, grads)]
     if _Anomaly.enabled:
         _check_finite("backward", type(fn).__name__, result, [t.shape for t in inputs])
-    if not _GradMode.enabled:
-        # A gradient whose array this backward just made (not g passed on, not a view, not given
-        # to two inputs) may become a leaf's .grad without a copy (Tensor._accumulate).
-        gd = g.data
-        one = len(result) == 1
-        for gx in result:
-            if gx is not None and gx is not g:
-                d = gx.data  # base None: an array that owns its memory (not a view of another)
-                if d.base is None and d is not gd and (one or sum(r is gx for r in result) == 1) and d.flags.writeable:
-                    gx._fresh = True
+    tok = _adopt_pass
+    if tok is not None:
+        # A gradient this backward just made for one leaf input (a new array: not g passed on, not an
+        # input's or the output's array, not a view, not also given to another input) may become that
+        # leaf's .grad without a copy; the mark is this pass's token, so it means nothing afterwards.
+        for x, gx in zip(inputs, result):
+            if gx is not None and x._backward is None:
+                d = gx.data
+                if (d.base is None and d is not g.data and d is not out.data and d.flags.writeable
+                        and all(d is not t.data for t in inputs) and sum(r is gx for r in result) == 1):
+                    gx._fresh = tok
     return result
 
 

@@ -103,7 +103,7 @@ class Tensor:
         self.label = ""
         self._gacc = None
         self._retain_grad = False
-        self._fresh = False
+        self._fresh = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -126,17 +126,16 @@ class Tensor:
         t.label = ""
         t._gacc = None
         t._retain_grad = False
-        t._fresh = False
+        t._fresh = None
         return t
 
     # --- graph protocol ---------------------------------------------------
     def _accumulate(self, g: Tensor) -> None:
-        if _GradMode.enabled:  # create_graph: the gradient stays on the graph
-            self.grad = g if self.grad is None else self.grad + g
+        if _GradMode.enabled:  # create_graph: the gradient stays on the graph, in a tensor of its own
+            self.grad = g.clone() if self.grad is None else self.grad + g
         elif self.grad is None:
-            if g._fresh and g.data.dtype == self.data.dtype:
-                # a new array that an op's backward made for this input alone: adopted, not copied
-                g._fresh = False
+            if g._fresh is not None and g._fresh is _function._adopt_pass:
+                # a new array that an op's backward made for this leaf alone, in this pass: adopted
                 self.grad = g
             else:
                 # a private, writable copy: ``g`` may be a read-only broadcast view, the caller's
@@ -212,12 +211,13 @@ class Tensor:
             gradient = gradient if isinstance(gradient, Tensor) else Tensor._wrap(np.asarray(gradient, self.dtype))
             if gradient.shape != self.shape:
                 raise ValueError(f"backward: gradient has shape {gradient.shape}, expected {self.shape}")
-        prev = _GradMode.enabled
+        prev, prev_pass = _GradMode.enabled, _function._adopt_pass
         _GradMode.enabled = bool(create_graph)
+        _function._adopt_pass = None if create_graph else object()
         try:
             run_backward((self,), (gradient,), retain_graph=retain_graph or create_graph)
         finally:
-            _GradMode.enabled = prev
+            _GradMode.enabled, _function._adopt_pass = prev, prev_pass
 
     # --- array attributes -------------------------------------------------
     @property

@@ -248,6 +248,34 @@ def test_adopted_gradients_are_never_shared():
     np.testing.assert_array_equal(w.grad.data, [11.0, 13.0])
 
 
+def test_adoption_never_hands_a_leaf_an_array_someone_else_holds():
+    k = Tensor(np.array([5.0, 6.0]))
+    # the result of autograd.grad belongs to the caller: a later backward seeded with it must copy it
+    x = leaf(1.0, 2.0)
+    (gx,) = ag.grad((x * k).sum(), x)
+    w = leaf(3.0, 4.0)
+    w.backward(gx)
+    assert not np.shares_memory(w.grad.data, gx.data)
+
+    # a custom op whose backward hands back one of its inputs' arrays
+    class PassInput(ag.Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, out, g):
+            a, b = self.inputs
+            return Tensor(b.data, dtype=b.dtype), Tensor(a.data, dtype=a.dtype)
+
+    a, b = leaf(1.0, 2.0), leaf(3.0, 4.0)
+    PassInput.apply(a, b).sum().backward()
+    assert not np.shares_memory(a.grad.data, b.data) and not np.shares_memory(b.grad.data, a.data)
+
+    # create_graph: the two leaves of a + b get gradients of their own, still on the graph
+    a, b = leaf(1.0, 2.0), leaf(3.0, 4.0)
+    (a + b).sum().backward(create_graph=True)
+    assert a.grad is not b.grad and not np.shares_memory(a.grad.data, b.grad.data)
+
+
 def test_retain_grad_on_intermediates():
     x = leaf(1.0, 2.0)
     h = x * 2
