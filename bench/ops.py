@@ -25,7 +25,7 @@ rounds, robust to load drifting between rounds).  chainrule uses ``--threads`` i
 ``--in-process`` is the old protocol: both timed interleaved in this one process.
 
 Run:  .venv/bin/python bench/ops.py [--repeats 15] [--batches 64 256] [--cases conv1 conv2 mlp]
-                                    [--threads N] [--in-process]
+                                    [--threads N] [--warm 0.1] [--in-process]
 """
 
 from __future__ import annotations
@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", nargs="+", default=["conv1", "conv2", "mlp"], choices=["conv1", "conv2", "mlp"])
     ap.add_argument("--threads", type=int, default=0,
                     help="chainrule's intra-op threads (autograd.set_num_threads); 0 = chainrule's default")
+    ap.add_argument("--warm", type=float, default=0.1,
+                    help="seconds of untimed calls before each timed round (0: time straight after the idle gap)")
     ap.add_argument("--in-process", action="store_true",
                     help="old protocol: time both frameworks interleaved in this one process")
     ap.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
@@ -290,10 +292,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def measure(name: str, batch: int, number: int = 0) -> dict[str, list[float]]:
         if apart:
-            return timed_apart(workers, name, batch, args.repeats, number)
+            return timed_apart(workers, name, batch, args.repeats, number, warm=args.warm)
         return compare({fw: make_case(name, batch, fw) for fw in frameworks}, repeats=args.repeats, number=number)
 
-    print(f"\n{'case':<6} {'shape':<34} {'batch':>5} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} {'bar':>5}")
+    print("\nms: each framework's median over rounds; ratio: median over rounds of ours/torch in the same round")
+    print(f"{'case':<6} {'shape':<34} {'batch':>5} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} {'bar':>5}")
     worst_ok = True
     try:
         for name in args.cases:
