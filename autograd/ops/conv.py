@@ -285,7 +285,7 @@ class Conv2d(Function):
         gw = Conv2dBackwardWeight.apply(x, g, gm=self.gm) if need[1] else None
         if len(self.inputs) == 2:
             return gx, gw
-        gb = g.reshape(g.shape[0], g.shape[1], -1).sum(axis=2).sum(axis=0) if need[2] else None
+        gb = g.sum(axis=(0, 2, 3)) if need[2] else None
         return gx, gw, gb
 
 

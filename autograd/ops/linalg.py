@@ -31,7 +31,8 @@ class MatMul(Function):
 
 class Linear(Function):
     """y = x W^T + b for x of shape (N, in), W (out, in), b (out,):
-    dL/dx = G W, dL/dW = G^T x, dL/db = sum_n G"""
+    dL/dx = G W, dL/dW = G^T x, dL/db = sum_n G (b is broadcast over n: G itself is returned and the
+    engine's one broadcast-summing step, function._sum_to, sums it)"""
 
     def forward(self, x, w, b=None):
         gemm_threads(x.size * w.shape[0])
@@ -46,7 +47,7 @@ class Linear(Function):
         gx = g @ w if need[0] else None
         gw = g.T @ x if need[1] else None
         if len(self.inputs) == 3:
-            return gx, gw, (g.sum(axis=0) if need[2] else None)
+            return gx, gw, (g if need[2] else None)
         return gx, gw
 
 
