@@ -190,20 +190,25 @@ def _fit(gx: Tensor, x: Tensor, fn: Function) -> Tensor:
     return gx
 
 
-def _sum_to(g: Tensor, shape: tuple, fn: Function | None = None) -> Tensor:
-    """Sum a broadcast gradient back to ``shape`` (the one place this happens)."""
+def _sum_to(g: Tensor, shape: tuple, fn: Function) -> Tensor:
+    """Sum a broadcast gradient back to ``shape`` (the one place this happens).
+
+    ``g`` must have ``shape`` broadcast: extra leading axes, and axes where
+    ``shape`` has 1; those are summed (dL/dx = sum of dL/dy over the copies of
+    x).  Any other mismatch is a bug in ``fn``'s backward and raises.
+    """
     gshape = g.shape
     lead = len(gshape) - len(shape)
-    if lead < 0:
-        raise RuntimeError(f"{type(fn).__name__}: gradient of shape {gshape} cannot fit input shape {shape}")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
-    )
+    if lead < 0 or any(n != m and n != 1 for n, m in zip(shape, gshape[lead:])):
+        raise RuntimeError(
+            f"backward of {type(fn).__name__} returned a gradient of shape {gshape} for an input of shape "
+            f"{shape}; it must have the input's shape (or broadcast to it by leading axes and axes of size 1)"
+        )
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
-    if g.shape != shape:
-        g = g.reshape(shape)
-    assert g.shape == shape, (g.shape, shape)
+    if lead:
+        g = g.reshape(shape)  # drop the leading axes, now of size 1
     return g
 
 

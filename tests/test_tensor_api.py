@@ -468,3 +468,60 @@ def test_data_is_always_an_ndarray():
     for r in (t.sum(), t.max(), t.mean(), t.sum().exp(), (t * 2).sum().log(), t[0, 0]):
         assert type(r.data) is np.ndarray and r.data.ndim == 0
         assert np.asarray(r).shape == ()
+
+
+# --- a backward returning a wrongly shaped gradient is an error, not a silent reshape -------------
+class _BadTranspose(ag.Function):
+    """(2, 3) -> (3, 2), with a deliberately wrong backward (g instead of g.T)."""
+
+    def forward(self, x):
+        return x.T.copy()
+
+    def backward(self, out, g):
+        return (g,)
+
+
+class _SmallGrad(ag.Function):
+    """Identity, with a backward that returns a gradient with one axis collapsed to 1."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, out, g):
+        return (g.sum(axis=0, keepdims=True),)
+
+
+@pytest.mark.parametrize("op, shape, gshape", [(_BadTranspose, (2, 3), (3, 2)), (_SmallGrad, (2, 3), (1, 3))])
+def test_wrongly_shaped_backward_gradient_raises_naming_op_and_shapes(op, shape, gshape):
+    x = Tensor(np.arange(6.0).reshape(shape), requires_grad=True)
+    y = op.apply(x)
+    pattern = rf"{op.__name__}.*{gshape}.*{shape}".replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(RuntimeError, match=pattern):
+        y.backward(np.ones(y.shape))
+
+
+def test_broadcast_gradients_are_still_summed_back():
+    a = Tensor(np.ones((3, 1)), requires_grad=True)
+    b = Tensor(np.ones(4), requires_grad=True)
+    c = Tensor(np.ones(()), requires_grad=True)
+    (a * b * c).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, np.full((3, 1), 4.0))
+    np.testing.assert_array_equal(b.grad.data, np.full(4, 3.0))
+    assert c.grad.data == 12.0
+
+
+# --- grad-mode switches as decorators change the mode only during each call -----------------------
+@pytest.mark.parametrize("mode", [True, False])
+def test_set_grad_enabled_decorator_sets_the_mode_only_during_the_call(mode):
+    seen = []
+    with ag.set_grad_enabled(not mode):
+
+        @ag.set_grad_enabled(mode)
+        def f():
+            seen.append(ag.is_grad_enabled())
+
+        assert ag.is_grad_enabled() is (not mode)  # decorating changed nothing
+        f()
+        assert ag.is_grad_enabled() is (not mode)  # restored after the call
+    assert seen == [mode]
+    assert ag.is_grad_enabled()
