@@ -97,20 +97,26 @@ for _name, _dom, _t in [
     op(_name)(_make_unary())
 
 
+# domains for the functional forms, shifted away from each function's kink or singularity
+_FUNCTIONAL_DOMAINS = {"exp": "any", "log": "pos", "sqrt": "pos", "abs": "nonzero", "tanh": "any",
+                       "sigmoid": "any", "relu": "nonzero"}
+
+
 @op("functional_unary")
 def _functional_unary(draw):
-    name = draw(st.sampled_from(["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"]))
+    name = draw(st.sampled_from(sorted(_FUNCTIONAL_DOMAINS)))
     ref = OPS[name](draw).ref
-    return Case([_one(draw, "pos")], getattr(ag, name), ref, lambda a: getattr(a, name)())
+    return Case([_one(draw, _FUNCTIONAL_DOMAINS[name])], getattr(ag, name), ref, lambda a: getattr(a, name)())
 
 
 def _distinct_pair(draw):
+    """Broadcastable a, b whose values are all distinct (no ties), drawn as one set, shuffled and split:
+    either may hold the larger value at any position."""
     sa, sb = draw(broadcast_pairs())
     rng = np.random.default_rng(draw(seeds))
-    n = int(np.prod(sa, dtype=int))
-    a = values(rng, sa, "distinct")
-    b = values(rng, sb, "distinct", offset=n)  # shares no value with a
-    b = b + 0.1  # (the +0.05 jitter differs per call; keep a clear gap)
+    na, nb = int(np.prod(sa, dtype=int)), int(np.prod(sb, dtype=int))
+    v = rng.permutation(values(rng, (na + nb,), "distinct"))  # values 0.25 apart, in random order
+    a, b = v[:na].reshape(sa), v[na:].reshape(sb)
     return layout(a, draw(st.sampled_from(["c", "T"]))), b
 
 
@@ -556,6 +562,37 @@ def test_sigmoid_and_logsumexp_are_stable_for_huge_inputs():
     s.backward()
     assert np.isfinite(s.data) and np.allclose(x.grad.data, [0, 0, 1])
     np.testing.assert_allclose(x.softmax().data, [0, 0, 1])
+
+
+@pytest.mark.parametrize("fn, expected, grad_a, grad_b", [
+    (ag.minimum, [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]),
+    (ag.maximum, [3.0, 3.0], [1.0, 0.0], [0.0, 1.0]),
+])
+def test_minimum_maximum_pick_either_side(fn, expected, grad_a, grad_b):
+    a = ag.Tensor(np.array([3.0, 1.0]), requires_grad=True)
+    b = ag.Tensor(np.array([1.0, 3.0]), requires_grad=True)
+    out = fn(a, b)
+    np.testing.assert_array_equal(out.data, expected)
+    out.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, grad_a)
+    np.testing.assert_array_equal(b.grad.data, grad_b)
+    method = a.minimum(b) if fn is ag.minimum else a.maximum(b)
+    np.testing.assert_array_equal(method.data, expected)
+
+
+def test_distinct_pairs_put_the_larger_value_on_either_side():
+    """The maximum/minimum catalogue entries must see a > b as well as a < b."""
+    seen = set()
+
+    @given(data=st.data())
+    def collect(data):
+        a, b = _distinct_pair(data.draw)
+        assert not np.any(a[..., None] == np.reshape(b, -1))  # no ties anywhere
+        diff = np.broadcast_arrays(a, b)
+        seen.update(np.unique(np.sign(diff[0] - diff[1])).tolist())
+
+    collect()
+    assert seen == {-1.0, 1.0}
 
 
 def test_max_ties_share_the_gradient():
