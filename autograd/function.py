@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .graph import _GradMode
+from .graph import _GradMode, _ModeContext, _SetMode
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -33,6 +33,8 @@ __all__ = ["Function", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabl
 
 
 class _Anomaly:
+    """Whether :func:`Function.apply` checks results for NaN/Inf; read as ``_Anomaly.enabled``."""
+
     enabled = False
     backward_of = ""  # the op whose backward is running (so its inner steps are reported as such)
 
@@ -41,38 +43,21 @@ def is_anomaly_enabled() -> bool:
     return _Anomaly.enabled
 
 
-class detect_anomaly:
+class detect_anomaly(_ModeContext):
     """Raise at the first operation whose forward or backward makes NaN or Inf.
 
     Usable as a context manager or a decorator.  The error names the operation
     and the shapes of its inputs.  It costs a finiteness check per operation.
     """
 
-    def __enter__(self) -> None:
-        self.prev = _Anomaly.enabled
-        _Anomaly.enabled = True
-
-    def __exit__(self, *exc: object) -> None:
-        _Anomaly.enabled = self.prev
-
-    def __call__(self, fn: Any) -> Any:
-        import functools
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with detect_anomaly():
-                return fn(*args, **kwargs)
-
-        return wrapper
+    state = _Anomaly
+    mode = True
 
 
-class set_detect_anomaly(detect_anomaly):
-    def __init__(self, mode: bool) -> None:
-        self.prev = _Anomaly.enabled
-        _Anomaly.enabled = bool(mode)
+class set_detect_anomaly(_SetMode):
+    """Turn anomaly detection on or off: at once when called, until the ``with`` block ends, or inside ``@``."""
 
-    def __enter__(self) -> None:
-        return None
+    state = _Anomaly
 
 
 def _check_finite(where: str, name: str, arrays: Any, shapes: Any) -> None:

@@ -68,46 +68,62 @@ def is_grad_enabled() -> bool:
 
 
 class _ModeContext:
-    """Base for ``no_grad``/``enable_grad``/``set_grad_enabled``: usable as ``with`` and as ``@``."""
+    """Base of the on/off switches (grad mode here, anomaly detection in :mod:`autograd.function`).
 
+    A subclass names the switch (``state``: an object with a bool
+    ``enabled``) and the value it sets (``mode``).  An instance works as
+    ``with``, restoring the previous value at exit, and as a decorator, which
+    sets the mode during each call only and restores it afterwards (also on
+    error, and correctly under recursion).
+    """
+
+    state: Any = _GradMode
     mode = True
 
     def __enter__(self) -> None:
-        self.prev = _GradMode.enabled
-        _GradMode.enabled = self.mode
+        self.prev = self.state.enabled
+        self.state.enabled = self.mode
 
     def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self.prev
+        self.state.enabled = self.prev
 
     def __call__(self, fn: Callable) -> Callable:
-        mode = self.mode
+        state, mode = self.state, self.mode
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            prev = _GradMode.enabled
-            _GradMode.enabled = mode
+            prev = state.enabled
+            state.enabled = mode
             try:
                 return fn(*args, **kwargs)
             finally:
-                _GradMode.enabled = prev
+                state.enabled = prev
 
         return wrapper
 
 
-class set_grad_enabled(_ModeContext):
-    """Turn graph recording on or off: at once when called, until the ``with`` block ends, or inside ``@``."""
+class _SetMode(_ModeContext):
+    """A switch given its value, as ``set_grad_enabled(mode)``.
+
+    It takes effect at once when called (PyTorch's function form), lasts until
+    the ``with`` block ends, or, used as ``@``, applies only during each call.
+    """
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
-        self.prev = _GradMode.enabled
-        _GradMode.enabled = self.mode
+        self.prev = self.state.enabled
+        self.state.enabled = self.mode
 
     def __enter__(self) -> None:
         return None  # already switched by __init__
 
     def __call__(self, fn: Callable) -> Callable:
-        _GradMode.enabled = self.prev  # the decorator form must not flip the mode now
+        self.state.enabled = self.prev  # the decorator form must not flip the mode now
         return super().__call__(fn)
+
+
+class set_grad_enabled(_SetMode):
+    """Turn graph recording on or off: at once when called, until the ``with`` block ends, or inside ``@``."""
 
 
 class no_grad(_ModeContext):

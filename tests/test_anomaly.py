@@ -85,3 +85,49 @@ def test_finite_graphs_are_unaffected_and_state_restored_after_error():
         with autograd.detect_anomaly():
             Tensor(np.array([-1.0])).log()
     assert not autograd.is_anomaly_enabled()
+
+
+def test_set_detect_anomaly_decorator_sets_the_mode_only_during_each_call():
+    seen = []
+
+    @autograd.set_detect_anomaly(True)
+    def on():
+        seen.append(autograd.is_anomaly_enabled())
+
+    assert not autograd.is_anomaly_enabled()  # decorating turns nothing on
+    on()
+    assert seen == [True] and not autograd.is_anomaly_enabled()
+
+    @autograd.set_detect_anomaly(False)
+    def off():
+        seen.append(autograd.is_anomaly_enabled())
+
+    with autograd.detect_anomaly():
+        off()  # off inside the call, even within detect_anomaly
+        assert autograd.is_anomaly_enabled()
+    assert seen == [True, False] and not autograd.is_anomaly_enabled()
+
+
+def test_set_detect_anomaly_as_call_and_context_manager():
+    with autograd.set_detect_anomaly(True):
+        assert autograd.is_anomaly_enabled()
+        with autograd.set_detect_anomaly(False):
+            assert not autograd.is_anomaly_enabled()
+        assert autograd.is_anomaly_enabled()
+    assert not autograd.is_anomaly_enabled()
+    autograd.set_detect_anomaly(True)  # the plain call switches at once, like torch
+    try:
+        assert autograd.is_anomaly_enabled()
+    finally:
+        autograd.set_detect_anomaly(False)
+    assert not autograd.is_anomaly_enabled()
+
+
+def test_decorated_function_restores_the_mode_after_an_error():
+    @autograd.detect_anomaly()
+    def f():
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        f()
+    assert not autograd.is_anomaly_enabled()
