@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .graph import _FREED_MSG, enable_grad, run_backward, set_grad_enabled
+from .graph import enable_grad, run_backward, set_grad_enabled
 from .tensor import Tensor
 from .value import Value
 
@@ -97,8 +97,6 @@ def grad(
         if not o.requires_grad:
             raise RuntimeError(f"grad: output {i} does not require grad and has no graph "
                                "(computed under no_grad, or from inputs without requires_grad=True?)")
-        if o._backward is not None and o._ctx is None:
-            raise RuntimeError(_FREED_MSG)
         if go is None:
             if o.data.size != 1:
                 raise RuntimeError(f"grad: grad_outputs can be implicitly created only for scalar outputs; "
