@@ -275,6 +275,7 @@ def _check_full(fn, inputs, checked, eps, atol, rtol, raise_exception, what) -> 
     outs = _as_outputs(fn(*inputs), what)
     sizes = [_size(o) for o in outs]
     n_out = sum(sizes)
+    names = _output_names(outs)
     # analytic Jacobian, row by row: backward from the one-hot vector e_k
     analytic = [np.zeros((n_out, _size(x))) for x in xs]
     offsets = np.cumsum([0, *sizes])
@@ -286,7 +287,6 @@ def _check_full(fn, inputs, checked, eps, atol, rtol, raise_exception, what) -> 
             J[k] = row
     del outs
     # numerical Jacobian, column by column: central differences
-    names = _output_names(_as_outputs(fn(*inputs), what))
     for (pos, x), J in zip(checked, analytic):
         p = _Perturb(x)
         numerical = np.zeros_like(J)

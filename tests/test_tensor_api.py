@@ -525,3 +525,17 @@ def test_set_grad_enabled_decorator_sets_the_mode_only_during_the_call(mode):
         assert ag.is_grad_enabled() is (not mode)  # restored after the call
     assert seen == [mode]
     assert ag.is_grad_enabled()
+
+
+# --- gradcheck (mode='full') runs f once for the analytic Jacobian and twice per input element ----
+def test_gradcheck_full_calls_f_once_plus_two_per_element():
+    calls = []
+
+    def f(x, y):
+        calls.append(1)
+        return (x * y).exp(), x.sum()
+
+    x = Tensor(np.array([0.1, 0.2, 0.3]), requires_grad=True)
+    y = Tensor(np.array([0.5, -0.5, 1.0]), requires_grad=True)
+    assert ag.gradcheck(f, (x, y))
+    assert len(calls) == 1 + 2 * (x.size + y.size)
