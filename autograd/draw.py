@@ -132,11 +132,6 @@ def _grad_magnitude(grad: Any) -> float | None:
         return None
 
 
-def _collect(root: Any) -> list:
-    """Every node reachable from ``root`` (constants included), parents before children."""
-    return toposort(root, constants=True)
-
-
 class _GradScale:
     """Maps |grad| to a fill colour on a log10 scale spanning the drawn gradients."""
 
@@ -201,7 +196,7 @@ def draw(
     if group_by is not None and not callable(group_by):
         raise TypeError(f"draw: group_by must be a callable node -> str | None, got {type(group_by).__name__}")
 
-    order = _collect(root)
+    order = toposort(root, constants=True)  # every node, constants included, parents first
     omitted = max(0, len(order) - max_nodes)
     nodes = order[omitted:]
     ids = {id(n): f"v{i}" for i, n in enumerate(nodes)}
@@ -210,7 +205,8 @@ def draw(
     if show_order:
         visit = {id(n): k for k, n in enumerate(reversed(toposort(root)), start=1)}
 
-    scale = _GradScale([_grad_magnitude(getattr(n, "grad", None)) for n in nodes]) if color_by_grad else None
+    mags = [_grad_magnitude(getattr(n, "grad", None)) for n in nodes] if color_by_grad else []
+    scale = _GradScale(mags) if color_by_grad else None
 
     import graphviz
 
@@ -238,7 +234,7 @@ def draw(
             "style": "filled",
         }
         if scale is not None:
-            fill = scale.fill(_grad_magnitude(getattr(node, "grad", None)))
+            fill = scale.fill(mags[i])
             attrs["fillcolor"] = fill
             attrs["fontcolor"] = scale.font(fill)
             if role == "leaf":
