@@ -38,9 +38,7 @@ def _lift(x: object, op: str) -> Value:
         return _leaf(float(x))
     if isinstance(x, Value):
         return x
-    if isinstance(x, Real) and not isinstance(x, bool):
-        return _leaf(float(x))
-    if isinstance(x, bool):
+    if isinstance(x, Real):  # numpy numbers, Fraction, bool, ...
         return _leaf(float(x))
     raise TypeError(f"Value.{op}: expected a Value, int or float operand, got {type(x).__name__} ({x!r})")
 
