@@ -1,4 +1,4 @@
-"""conv2d, max_pool2d, avg_pool2d: forward vs naive loops (and torch), gradients and
+"""conv2d, max_pool2d, avg_pool2d: forward vs the numpy references in reference.py (and torch), gradients and
 gradients of gradients vs finite differences, error messages, tie handling."""
 
 from __future__ import annotations
@@ -7,69 +7,16 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from reference import conv2d_ref, pair, pool2d_ref
 
 import autograd as ag
+from autograd import gradcheck
 from autograd.ops.conv import avg_pool2d, conv2d, max_pool2d
-
-try:
-    from autograd import gradcheck
-except ImportError:  # pragma: no cover - fallback while gradcheck is being written
-    gradcheck = None
-
-
-# --- naive references ---------------------------------------------------------------------------------
-def ref_conv(x, w, b, stride, padding):
-    (sh, sw), (ph, pw) = stride, padding
-    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    n, c, h, wd = x.shape
-    o, _, kh, kw = w.shape
-    ho, wo = (h - kh) // sh + 1, (wd - kw) // sw + 1
-    y = np.zeros((n, o, ho, wo))
-    for i in range(ho):
-        for j in range(wo):
-            patch = x[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
-            y[:, :, i, j] = np.einsum("nckl,ockl->no", patch, w)
-    return y if b is None else y + b[None, :, None, None]
-
-
-def ref_pool(x, kernel, stride, padding, kind):
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    fill = -np.inf if kind == "max" else 0.0
-    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
-    n, c, h, w = x.shape
-    ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
-    y = np.zeros((n, c, ho, wo))
-    for i in range(ho):
-        for j in range(wo):
-            win = x[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
-            y[:, :, i, j] = win.max(axis=(2, 3)) if kind == "max" else win.mean(axis=(2, 3))
-    return y
 
 
 def distinct(rng, shape, scale=0.1):
     """Distinct values (a scaled permutation), so pooling windows have no ties."""
     return (rng.permutation(int(np.prod(shape))).reshape(shape) - np.prod(shape) / 2) * scale
-
-
-def fd_check(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
-    if gradcheck is not None:
-        return gradcheck(fn, *inputs, eps=eps, atol=atol, rtol=rtol)
-    # local central differences of sum(fn * v)
-    out = fn(*inputs)
-    v = np.random.default_rng(0).standard_normal(out.shape)
-    (out * ag.Tensor(v)).sum().backward()
-    for t in inputs:
-        num = np.zeros_like(t.data)
-        for k in range(t.data.size):
-            old = t.data.flat[k]
-            t.data.flat[k] = old + eps
-            fp = (fn(*inputs).data * v).sum()
-            t.data.flat[k] = old - eps
-            fm = (fn(*inputs).data * v).sum()
-            t.data.flat[k] = old
-            num.flat[k] = (fp - fm) / (2 * eps)
-        np.testing.assert_allclose(t.grad.data, num, atol=atol, rtol=rtol)
-    return True
 
 
 def second_order_check(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
@@ -112,24 +59,20 @@ def second_order_check(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
 pairs = st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3)))
 
 
-def as_pair(v):
-    return (v, v) if isinstance(v, int) else v
-
-
-# --- forward vs naive loops -----------------------------------------------------------------------------
+# --- forward vs the numpy references ----------------------------------------------------------------
 @given(n=st.integers(1, 3), c=st.integers(1, 3), o=st.integers(1, 4), h=st.integers(1, 9), w=st.integers(1, 9),
        k=pairs, stride=pairs, padding=st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2))),
        bias=st.booleans(), seed=st.integers(0, 2**16))
-def test_conv2d_forward_matches_loops(n, c, o, h, w, k, stride, padding, bias, seed):
-    kh, kw = as_pair(k)
-    ph, pw = as_pair(padding)
+def test_conv2d_forward_matches_reference(n, c, o, h, w, k, stride, padding, bias, seed):
+    kh, kw = pair(k)
+    ph, pw = pair(padding)
     if kh > h + 2 * ph or kw > w + 2 * pw:
         return
     rng = np.random.default_rng(seed)
     x, wt = rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, kh, kw))
     b = rng.standard_normal(o) if bias else None
     y = conv2d(ag.Tensor(x), ag.Tensor(wt), None if b is None else ag.Tensor(b), stride=stride, padding=padding)
-    np.testing.assert_allclose(y.data, ref_conv(x, wt, b, as_pair(stride), (ph, pw)), atol=1e-10)
+    np.testing.assert_allclose(y.data, conv2d_ref(x, wt, b, stride, (ph, pw)), atol=1e-10)
     y32 = conv2d(ag.Tensor(x.astype(np.float32)), ag.Tensor(wt.astype(np.float32)), stride=stride, padding=padding)
     assert y32.dtype == np.float32
 
@@ -137,8 +80,8 @@ def test_conv2d_forward_matches_loops(n, c, o, h, w, k, stride, padding, bias, s
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9), k=pairs,
        stride=st.one_of(st.none(), pairs), data=st.data(), seed=st.integers(0, 2**16))
-def test_pool_forward_matches_loops(kind, n, c, h, w, k, stride, data, seed):
-    kh, kw = as_pair(k)
+def test_pool_forward_matches_reference(kind, n, c, h, w, k, stride, data, seed):
+    kh, kw = pair(k)
     ph = data.draw(st.integers(0, kh // 2))
     pw = data.draw(st.integers(0, kw // 2))
     if kh > h + 2 * ph or kw > w + 2 * pw:
@@ -146,8 +89,7 @@ def test_pool_forward_matches_loops(kind, n, c, h, w, k, stride, data, seed):
     x = distinct(np.random.default_rng(seed), (n, c, h, w))
     f = max_pool2d if kind == "max" else avg_pool2d
     y = f(ag.Tensor(x), k, stride, (ph, pw))
-    s = as_pair(stride) if stride is not None else (kh, kw)
-    np.testing.assert_allclose(y.data, ref_pool(x, (kh, kw), s, (ph, pw), kind), atol=1e-12)
+    np.testing.assert_allclose(y.data, pool2d_ref(x, k, stride, (ph, pw), kind), atol=1e-12)
 
 
 # --- gradients vs finite differences (float64) ----------------------------------------------------------
@@ -157,7 +99,7 @@ def test_conv2d_gradients(stride, padding):
     x = ag.Tensor(rng.standard_normal((2, 3, 6, 5)), requires_grad=True)
     w = ag.Tensor(rng.standard_normal((2, 3, 3, 2)), requires_grad=True)
     b = ag.Tensor(rng.standard_normal(2), requires_grad=True)
-    assert fd_check(lambda x, w, b: conv2d(x, w, b, stride=stride, padding=padding), x, w, b)
+    assert gradcheck(lambda x, w, b: conv2d(x, w, b, stride=stride, padding=padding), x, w, b)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
@@ -165,7 +107,7 @@ def test_conv2d_gradients(stride, padding):
 def test_pool_gradients(kind, k, stride, padding):
     x = ag.Tensor(distinct(np.random.default_rng(2), (2, 2, 7, 6)), requires_grad=True)
     f = max_pool2d if kind == "max" else avg_pool2d
-    assert fd_check(lambda x: f(x, k, stride, padding), x)
+    assert gradcheck(lambda x: f(x, k, stride, padding), x)
 
 
 @pytest.mark.parametrize("stride,padding", [(1, 0), (2, 1)])
@@ -271,7 +213,7 @@ def test_big_batch_uses_several_chunks():
     rng = np.random.default_rng(7)
     x, w = rng.standard_normal((300, 2, 12, 12)), rng.standard_normal((3, 2, 5, 5))
     y = conv2d(ag.Tensor(x), ag.Tensor(w), padding=2)
-    np.testing.assert_allclose(y.data, ref_conv(x, w, None, (1, 1), (2, 2)), atol=1e-9)
+    np.testing.assert_allclose(y.data, conv2d_ref(x, w, None, (1, 1), (2, 2)), atol=1e-9)
 
 
 def test_reused_scratch_buffers_never_leak_between_geometries():
@@ -289,14 +231,14 @@ def test_reused_scratch_buffers_never_leak_between_geometries():
             w = rng.standard_normal(wshape)
             W = ag.Tensor(w, requires_grad=True)
             y = conv2d(x, W, stride=stride, padding=pad)
-            np.testing.assert_allclose(y.data, ref_conv(x.data, w, None, (stride, stride), (pad, pad)), atol=1e-9)
+            np.testing.assert_allclose(y.data, conv2d_ref(x.data, w, None, (stride, stride), (pad, pad)), atol=1e-9)
             g = rng.standard_normal(y.shape)
             y.backward(g)
             # adjoint identities: <conv(v, w), g> = <v, dL/dx> and <conv(x, u), g> = <u, dL/dw>
             v, u = rng.standard_normal(shape), rng.standard_normal(w.shape)
-            lhs = (ref_conv(v, w, None, (stride, stride), (pad, pad)) * g).sum()
+            lhs = (conv2d_ref(v, w, None, (stride, stride), (pad, pad)) * g).sum()
             np.testing.assert_allclose(lhs, (v * x.grad.data).sum(), rtol=1e-9)
-            lhs = (ref_conv(x.data, u, None, (stride, stride), (pad, pad)) * g).sum()
+            lhs = (conv2d_ref(x.data, u, None, (stride, stride), (pad, pad)) * g).sum()
             np.testing.assert_allclose(lhs, (u * W.grad.data).sum(), rtol=1e-9)
 
 
