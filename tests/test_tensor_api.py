@@ -539,3 +539,22 @@ def test_gradcheck_full_calls_f_once_plus_two_per_element():
     y = Tensor(np.array([0.5, -0.5, 1.0]), requires_grad=True)
     assert ag.gradcheck(f, (x, y))
     assert len(calls) == 1 + 2 * (x.size + y.size)
+
+
+# --- maximum / minimum: ties share the gradient; weights in the output dtype ----------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_maximum_minimum_gradients_with_ties_and_broadcasting(dtype):
+    a = Tensor(np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], dtype), requires_grad=True)
+    b = Tensor(np.array([2.0, 2.0, 2.0], dtype), requires_grad=True)
+    for f, wa in ((ag.maximum, [[0, 0.5, 1], [1, 0.5, 0]]), (ag.minimum, [[1, 0.5, 0], [0, 0.5, 1]])):
+        a.grad = b.grad = None
+        y = f(a, b)
+        assert y.dtype == dtype and y._op == f.__name__.capitalize()
+        (y * 3.0).sum().backward()
+        np.testing.assert_array_equal(a.grad.data, 3.0 * np.array(wa))
+        np.testing.assert_array_equal(b.grad.data, 3.0 * (1 - np.array(wa)).sum(axis=0))
+        assert a.grad.dtype == dtype and b.grad.dtype == dtype
+    with pytest.raises(ValueError, match=r"minimum: .*\(2,\) and \(3,\)"):
+        ag.minimum(Tensor(np.ones(2)), Tensor(np.ones(3)))
+    x = Tensor(np.array([1.0, 5.0]), requires_grad=True)
+    assert ag.gradgradcheck(lambda t: ag.minimum(t * t, 4.0), (x,))

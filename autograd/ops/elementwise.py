@@ -232,31 +232,29 @@ class Relu(Function):
 
 
 class Maximum(Function):
-    """d max(a,b)/da = 1 where a > b, 1/2 where a == b (ties share), else 0"""
+    """d max(a,b)/da = 1 where a > b, 1/2 where a == b (ties share), else 0; d/db = 1 - d/da.
+
+    ``sign = -1`` (the subclass :class:`Minimum`) turns it into ``min``: ``>`` becomes ``<``.
+    """
+
+    sign = 1
 
     def forward(self, a, b):
-        return np.maximum(a, b)
+        return np.maximum(a, b) if self.sign > 0 else np.minimum(a, b)
 
     def backward(self, out, g):
-        a, b = self.inputs
-        wa = (a.data > b.data) + 0.5 * (a.data == b.data)
-        ga = g * const(wa.astype(out.dtype)) if self.needs_grad[0] else None
-        gb = g * const((1.0 - wa).astype(out.dtype)) if self.needs_grad[1] else None
+        a, b = self.inputs[0].data, self.inputs[1].data
+        # the weights, made in the output's dtype: 1 where a wins, 1/2 on ties, 0 where b wins
+        wa = np.where(a == b, out.dtype.type(0.5), a > b if self.sign > 0 else a < b)
+        ga = g * const(wa) if self.needs_grad[0] else None
+        gb = g * const(1.0 - wa) if self.needs_grad[1] else None
         return ga, gb
 
 
-class Minimum(Function):
-    """d min(a,b)/da = 1 where a < b, 1/2 where a == b (ties share), else 0"""
+class Minimum(Maximum):
+    """d min(a,b)/da = 1 where a < b, 1/2 where a == b (ties share), else 0; d/db = 1 - d/da"""
 
-    def forward(self, a, b):
-        return np.minimum(a, b)
-
-    def backward(self, out, g):
-        a, b = self.inputs
-        wa = (a.data < b.data) + 0.5 * (a.data == b.data)
-        ga = g * const(wa.astype(out.dtype)) if self.needs_grad[0] else None
-        gb = g * const((1.0 - wa).astype(out.dtype)) if self.needs_grad[1] else None
-        return ga, gb
+    sign = -1
 
 
 class Where(Function):
