@@ -13,6 +13,7 @@ import pytest
 
 from autograd.draw import draw, render
 from autograd.graph import toposort
+from autograd.tensor import Tensor
 from autograd.value import Value
 
 HAVE_DOT = shutil.which("dot") is not None
@@ -322,8 +323,6 @@ def test_array_nodes_show_shape_dtype_values_or_summary():
 
 
 def test_real_tensor_graph():
-    tensor = pytest.importorskip("autograd.tensor", reason="autograd.Tensor is not written yet")
-    Tensor = tensor.Tensor
     a = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
     a.label = "a"
     b = Tensor(np.array([0.5, -1.0]), requires_grad=True)

@@ -8,8 +8,6 @@ import nn
 import nn.functional as F
 from autograd import Tensor
 
-needs_conv = pytest.mark.skipif(not hasattr(autograd, "conv2d"), reason="autograd.ops.conv not available")
-
 LENET_KEYS = ["c1.weight", "c1.bias", "c3.weight", "c3.bias", "c5.weight", "c5.bias", "f6.weight", "f6.bias",
               "output.weight", "output.bias"]
 
@@ -24,7 +22,6 @@ def test_lenet5_parameter_counts_and_keys():
     assert nn.LeNet5(num_classes=3).output.out_features == 3
 
 
-@needs_conv
 def test_lenet5_forward_shapes_padding_and_summary():
     autograd.manual_seed(0)
     m = nn.LeNet5()
@@ -110,7 +107,6 @@ def test_lenet5_keys_match_torch():
     assert all(ours[k].shape == tuple(theirs[k].shape) and ours[k].dtype == np.float32 for k in ours)
 
 
-@needs_conv
 def test_lenet5_round_trip_through_torch():
     torch = pytest.importorskip("torch")
     autograd.manual_seed(1)

@@ -10,24 +10,11 @@ import shutil
 
 import pytest
 
-from autograd import Value, no_grad
+from autograd import Value
+from nn.optim import SGD
 from nn.scalar import MLP, Layer, Neuron, Perceptron
 
-try:
-    from nn.optim import SGD
-except ImportError:  # pragma: no cover - nn.optim is written by someone else
-    SGD = None
-
 BITS = list(itertools.product([0, 1], repeat=2))
-
-
-def _sgd_step(params, lr):
-    if SGD is not None:
-        SGD(params, lr).step()
-    else:  # pragma: no cover
-        with no_grad():
-            for p in params:
-                p.data -= lr * p.grad
 
 
 def fire(p: Perceptron, *x: float) -> int:
@@ -133,7 +120,7 @@ def test_linear_regression_full_batch_gradient_descent():
         r = [w.data * x + b.data - y for x, y in zip(xs, ys)]
         assert w.grad == pytest.approx(sum(ri * x for ri, x in zip(r, xs)) / n)
         assert b.grad == pytest.approx(sum(r) / n)
-        _sgd_step([w, b], 0.9)
+        SGD([w, b], 0.9).step()
     assert w.data == pytest.approx(W_TRUE, abs=1e-2)
     assert b.data == pytest.approx(B_TRUE, abs=1e-2)
     assert _mse_half(w, b, xs, ys).data < first / 1000
@@ -152,7 +139,7 @@ def test_linear_regression_minibatch_sgd():
             w.zero_grad()
             b.zero_grad()
             loss.backward()
-            _sgd_step([w, b], 0.5 if epoch < 40 else 0.05)
+            SGD([w, b], 0.5 if epoch < 40 else 0.05).step()
     assert w.data == pytest.approx(W_TRUE, abs=1e-2)
     assert b.data == pytest.approx(B_TRUE, abs=1e-2)
 
@@ -170,7 +157,7 @@ def test_scalar_mlp_learns_two_moons():
         losses.append(loss.data)
         model.zero_grad()
         loss.backward()
-        _sgd_step(model.parameters(), 1.0 - 0.9 * k / epochs)
+        SGD(model.parameters(), 1.0 - 0.9 * k / epochs).step()
     loss, acc = _loss(model, X, y)
     assert losses[-1] < losses[0] / 3
     assert acc >= 0.97
@@ -209,7 +196,7 @@ def test_fused_mlp_gives_identical_outputs_and_gradients(activation):
             loss.backward()
             losses.append((loss.data, [s.data for s in scores], [v.grad for row in inputs for v in row]))
             sizes.append(len(toposort(loss)))
-            _sgd_step(model.parameters(), 0.1)
+            SGD(model.parameters(), 0.1).step()
         assert losses[0] == losses[1]
         assert [p.grad for p in models[0].parameters()] == [p.grad for p in models[1].parameters()]
         assert [p.data for p in models[0].parameters()] == [p.data for p in models[1].parameters()]

@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import autograd.value as value_mod
-from autograd import Value, gradcheck, no_grad
+from autograd import Value, draw, gradcheck, no_grad
 from autograd.graph import toposort
 
 
@@ -474,8 +474,6 @@ def test_lincomb_backward_twice_and_in_a_bigger_graph():
 
 
 def test_drawing_a_fused_neuron():
-    draw = pytest.importorskip("autograd.draw").draw
-    pytest.importorskip("graphviz")
     w = [Value(0.5, label="w0"), Value(-2.0, label="w1")]
     x = [Value(1.0, label="x0"), Value(2.0, label="x1")]
     n = Value.lincomb(w, x, Value(0.1, label="b")).relu()
