@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from autograd import Tensor
 from nn.data import DataLoader, Dataset, Subset, TensorDataset, random_split
 from nn.data import transforms as T
 
@@ -123,31 +124,14 @@ def test_fast_path_matches_generic_path():
         np.testing.assert_array_equal(yf, ys)
 
 
-def test_floats_wrapped_as_tensor_when_available(monkeypatch):
-    import autograd
-
-    class FakeTensor:
-        def __init__(self, data, requires_grad=False, dtype=None):
-            self.data, self.requires_grad = np.asarray(data), requires_grad
-
-        def numpy(self):
-            return self.data
-
-    monkeypatch.setattr(autograd, "Tensor", FakeTensor, raising=False)
-    ds = TensorDataset(np.ones((4, 2), np.float32), np.arange(4))
+def test_floats_wrapped_as_tensor():
+    ds = TensorDataset(np.arange(8, dtype=np.float32).reshape(4, 2), np.arange(4))
     x, y = next(iter(DataLoader(ds, batch_size=4)))
-    assert isinstance(x, FakeTensor) and not x.requires_grad
+    assert isinstance(x, Tensor) and not x.requires_grad and x.dtype == np.float32
+    np.testing.assert_array_equal(x.numpy(), np.arange(8).reshape(4, 2))
     assert isinstance(y, np.ndarray) and y.dtype == np.int64
     x, _ = next(iter(DataLoader(ds, batch_size=4, as_tensor=False)))
-    assert isinstance(x, np.ndarray)
-
-
-def test_numpy_fallback_without_tensor(monkeypatch):
-    import autograd
-
-    monkeypatch.delattr(autograd, "Tensor", raising=False)
-    x, y = next(iter(DataLoader(TensorDataset(np.ones((4, 2), np.float32), np.arange(4)), batch_size=2)))
-    assert isinstance(x, np.ndarray) and x.dtype == np.float32
+    assert isinstance(x, np.ndarray) and not isinstance(x, Tensor)
 
 
 def test_transform_batch_and_per_sample():

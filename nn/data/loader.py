@@ -12,29 +12,20 @@ from typing import Any
 
 import numpy as np
 
+from autograd import Tensor
+
 from .dataset import Dataset, Subset, TensorDataset
 
 __all__ = ["DataLoader", "default_collate", "to_batch_output"]
 
 
-def _tensor_class() -> Any:
-    """``autograd.Tensor`` if it can be imported, else ``None`` (lazy: autograd may not provide it yet)."""
-    try:
-        from autograd import Tensor
-    except Exception:  # ImportError, or a half-written module
-        return None
-    return Tensor
-
-
 def to_batch_output(array: np.ndarray, as_tensor: bool = True) -> Any:
-    """Wrap one collated field: floating arrays -> ``autograd.Tensor`` (if available and ``as_tensor``),
+    """Wrap one collated field: floating arrays -> ``autograd.Tensor`` (if ``as_tensor``),
     integer arrays (labels) -> numpy ``int64``, anything else -> numpy unchanged."""
     if array.dtype.kind in "iu":
         return array.astype(np.int64, copy=False)
     if array.dtype.kind == "f" and as_tensor:
-        tensor = _tensor_class()
-        if tensor is not None:
-            return tensor(array, requires_grad=False)
+        return Tensor(array, requires_grad=False)
     return array
 
 
@@ -60,7 +51,7 @@ class DataLoader:
     """Minibatches of ``dataset``: ``for x, y in DataLoader(ds, batch_size=64, shuffle=True, seed=0): ...``.
 
     Each batch is the samples stacked along axis 0. Floating fields come back as ``autograd.Tensor``
-    (``requires_grad=False``; numpy arrays if ``as_tensor=False`` or Tensor is unavailable), integer fields
+    (``requires_grad=False``; numpy arrays if ``as_tensor=False``), integer fields
     (class labels) as numpy ``int64`` arrays so they stay exact integers.
 
     - ``shuffle``: new permutation every epoch from ``np.random.default_rng(seed)``; the sequence of epochs is
