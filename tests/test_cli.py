@@ -1,5 +1,6 @@
 """The chainrule command line (nn.cli / python -m nn): train, eval, graph (fast, offline)."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -34,8 +35,8 @@ def test_train_writes_checkpoint_metrics_and_eval_reads_it(tmp_path, capsys):
     for name in ("checkpoint.npz", "checkpoint.json", "metrics.json"):
         assert (out / name).is_file(), name
     text = capsys.readouterr().out
-    pytest.importorskip("matplotlib")
-    assert (out / "curves.png").is_file() and "curves.png" in text
+    if importlib.util.find_spec("matplotlib") is not None:  # the plot is optional; the rest is not
+        assert (out / "curves.png").is_file() and "curves.png" in text
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == "mlp" and metrics["n_train"] == 500 and len(metrics["epochs"]) == 1
     ep = metrics["epochs"][0]
@@ -86,9 +87,9 @@ def test_graph_without_dot_writes_dot_source(tmp_path, monkeypatch, capsys):
 def test_record_layers_groups_nodes_by_layer():
     net = MLP([4, 3, 2])
     with record_layers(net) as layer_of:
-        out = net(autograd.Tensor(np.ones((1, 4), np.float32)))
+        out = net(autograd.Tensor(np.ones((1, 2, 2), np.float32)))  # 3-D: the Flatten makes a node too
     names = set(layer_of.values())
-    assert names == {"0 (Flatten)", "1 (Linear)", "2 (ReLU)", "3 (Linear)"} or names >= {"1 (Linear)", "3 (Linear)"}
+    assert names == {"0 (Flatten)", "1 (Linear)", "2 (ReLU)", "3 (Linear)"}
     assert layer_of[id(out)] == "3 (Linear)"
     assert layer_of[id(net[1].weight)] == "1 (Linear)"
     assert "forward" not in net[1].__dict__  # hooks removed
