@@ -1,0 +1,45 @@
+"""The python code blocks of README.md's quick tour run as written (README.md is read at test time)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SECTION = "## A quick tour"
+# blocks that would need the network or the full MNIST set are skipped, not run
+NEEDS_NETWORK_OR_DATA = re.compile(r"download|urlopen|requests\.|data_dir|CHAINRULE_DATA|dataset=\"mnist\"")
+
+
+def quick_tour_blocks() -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(SECTION) + len(SECTION)
+    end = text.find("\n## ", start)
+    section = text[start:] if end < 0 else text[start:end]
+    return re.findall(r"^```python[ \t]*\n(.*?)^```[ \t]*$", section, flags=re.S | re.M)
+
+
+BLOCKS = quick_tour_blocks()
+
+
+def test_quick_tour_has_python_blocks():
+    assert len(BLOCKS) >= 2, f"found {len(BLOCKS)} python blocks under {SECTION!r} in README.md"
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_quick_tour_block_runs(index, tmp_path, monkeypatch, capsys):
+    code = BLOCKS[index]
+    if NEEDS_NETWORK_OR_DATA.search(code):
+        pytest.skip("needs the network or the full data set")
+    monkeypatch.chdir(tmp_path)  # anything a block writes lands in a scratch directory
+    namespace: dict = {"__name__": "__readme__"}
+    exec(compile(code, f"README.md quick tour block {index}", "exec"), namespace)
+    # what the blocks promise: the scalar graph's gradient, the Tensor model's trained loss
+    if "n" in namespace and "w" in namespace and hasattr(namespace["w"], "grad"):
+        x = namespace["x"].data
+        assert namespace["w"].grad == pytest.approx(x * (1 - namespace["n"].data ** 2))
+        assert str(namespace["w"].grad) in capsys.readouterr().out
+    if "loss" in namespace and "model" in namespace:
+        assert float(namespace["loss"].item()) < 0.1, "the quick-tour model did not train"
