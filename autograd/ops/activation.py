@@ -1,23 +1,45 @@
-"""Softmax family and dropout, composed from primitives."""
+"""Softmax family and dropout."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..function import Function
 from ..tensor import Tensor, get_rng
-from ._util import const, lift
-from .reduce import logsumexp
+from ._util import const, lift, norm_axes
 
 __all__ = ["softmax", "log_softmax", "dropout"]
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x): stable for logits of any size."""
+class LogSoftmax(Function):
+    """log_softmax(x) = (x - m) - ln sum e^(x - m), m = max(x) over ``axes``.
+
+    Subtracting m first is exact, so the result keeps full precision however
+    large the logits (``x - logsumexp(x)`` loses about ``|x| * eps``).
+    d/dx: ``g - softmax(x) * sum(g)`` (sums over ``axes``), with
+    ``softmax(x) = e^out``, so it is differentiable again.
+    """
+
+    def forward(self, x):
+        axes = self.axes
+        m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)  # -inf over empty axes
+        z = x - np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+        with np.errstate(divide="ignore"):  # an all -inf slice gives log 0 = -inf (and NaN), as it should
+            return z - np.log(np.sum(np.exp(z), axis=axes, keepdims=True))
+
+    def backward(self, out, g):
+        return (g - out.exp() * g.sum(axis=self.axes, keepdims=True),)
+
+
+def log_softmax(x: Tensor, axis: Any = -1) -> Tensor:
+    """log e^x / sum e^x over ``axis``: one stable node (see :class:`LogSoftmax`)."""
     x = lift(x)
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    return LogSoftmax.apply(x, axes=norm_axes(axis, x.ndim, "log_softmax"))
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
+def softmax(x: Tensor, axis: Any = -1) -> Tensor:
     """e^x / sum e^x = exp(log_softmax(x)): entries in [0, 1] summing to 1, stable."""
     return log_softmax(x, axis).exp()
 
