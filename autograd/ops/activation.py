@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
+from ..graph import _GradMode
 from ..tensor import Tensor, get_rng
 from ._util import const, lift, norm_axes
 
@@ -24,12 +25,23 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         axes = self.axes
-        m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)  # -inf over empty axes
-        z = x - np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
-        with np.errstate(divide="ignore"):  # an all -inf slice gives log 0 = -inf (and NaN), as it should
-            return z - np.log(np.sum(np.exp(z), axis=axes, keepdims=True))
+        m = x.max(axis=axes, keepdims=True, initial=-np.inf)  # -inf over empty axes
+        finite = np.isfinite(m).all()
+        if not finite:  # slices that are all -inf (or hold +inf or NaN): shift those by 0
+            m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+        z = x - m
+        s = np.exp(z).sum(axis=axes, keepdims=True)  # >= 1 when m is finite: the max's term is e^0
+        if finite:
+            z -= np.log(s)
+            return z
+        with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf for an all -inf slice, as it should
+            z -= np.log(s)
+        return z
 
     def backward(self, out, g):
+        if not _GradMode.enabled:  # not recording (no create_graph): same arithmetic on the arrays
+            gd = g.data
+            return (const(gd - np.exp(out.data) * gd.sum(axis=self.axes, keepdims=True)),)
         return (g - out.exp() * g.sum(axis=self.axes, keepdims=True),)
 
 
