@@ -5,10 +5,12 @@ operations (arguments named ``dim`` as in PyTorch); this module adds ``step``,
 ``batch_norm``, ``flatten``, ``one_hot``, ``pad`` (PyTorch's flat ``pad`` tuple) and
 the losses. Every loss takes ``reduction='mean'|'sum'|'none'``.
 
-Fused losses (:func:`cross_entropy`, :func:`binary_cross_entropy`,
-:func:`binary_cross_entropy_with_logits`) are :class:`~autograd.Function`
-subclasses: one stable numpy forward, and a backward written in Tensor ops
-(so ``create_graph=True`` still gives second derivatives).
+:func:`cross_entropy` and :func:`nll_loss` are composed from autograd's
+``log_softmax`` (one stable node) and a weighted sum. The binary losses
+(:func:`binary_cross_entropy`, :func:`binary_cross_entropy_with_logits`) are
+fused :class:`~autograd.Function` subclasses: one stable numpy forward, and a
+backward written in Tensor ops (so ``create_graph=True`` still gives second
+derivatives).
 """
 
 from __future__ import annotations
@@ -296,7 +298,9 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(d * d, reduction, "mse_loss")
 
 
-def _class_target(target: Any, n: int, C: int, name: str) -> np.ndarray:
+def _class_weights(target: Any, N: int, C: int, ignore_index: int, dtype: Any, name: str,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Integer classes (N,) -> one-hot ``q`` (N, C) and ``mask`` (N,): 0 for rows whose target is ``ignore_index``."""
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.dtype.kind not in "iu":
         if t.dtype.kind == "f" and np.all(t == np.round(t)):
@@ -305,46 +309,53 @@ def _class_target(target: Any, n: int, C: int, name: str) -> np.ndarray:
                 "convert with target.astype(np.int64)"
             )
         raise TypeError(f"{name}: target must hold integer class indices, got dtype {t.dtype}")
-    return t
+    if t.shape != (N,):
+        raise ValueError(f"{name}: expected target of shape ({N},) for input ({N}, {C}), got {t.shape}")
+    valid = t != ignore_index
+    tv = t[valid]
+    if tv.size and (tv.min() < 0 or tv.max() >= C):
+        bad = tv[(tv < 0) | (tv >= C)][0]
+        raise IndexError(f"{name}: target {bad} is out of range for {C} classes (expected 0..{C - 1})")
+    q = np.zeros((N, C), dtype)
+    q[np.flatnonzero(valid), tv] = 1.0
+    return q, valid.astype(dtype)
 
 
-class CrossEntropy(Function):
-    """loss_i = -sum_c q_ic log softmax(z_i)_c, with q the (smoothed) one-hot target.
+def _weighted_nll(logp: Tensor, q: np.ndarray, mask: np.ndarray, reduction: str) -> Tensor:
+    """loss_i = -mask_i sum_c q_ic logp_ic for log-probabilities ``logp`` (N, C).
 
-    Forward: log_softmax in one stable pass (subtract the row max).
-    Backward: dL/dz_i = (softmax(z_i) - q_i) * g_i, with g_i = g / (number of counted rows) for 'mean'.
+    ``'mean'`` divides the sum by sum(mask) (the rows that count; NaN if none).
+    The row weights are folded into the constant, so this is one product and
+    one sum on the graph: d loss / d logp_ic = -q_ic mask_i (/ sum(mask)).
     """
-
-    def forward(self, z):
-        zc = z - z.max(axis=1, keepdims=True)  # shifted logits: exact, so float32 keeps its precision
-        logp = zc - np.log(np.exp(zc).sum(axis=1, keepdims=True))
-        self.logp = logp
-        return -(self.q * logp).sum(axis=1) * self.mask
-
-    def backward(self, out, g):
-        z = self.inputs[0]
-        p = softmax(z, 1) if is_grad_enabled() else _const(np.exp(self.logp))
-        return ((p - _const(self.q)) * (g * _const(self.mask)).reshape(-1, 1),)
+    if reduction == "mean":
+        count = mask.sum()
+        mask = mask / count if count else mask * np.nan
+    w = _const((q * -mask[:, None]).astype(logp.dtype, copy=False))
+    return (logp * w).sum(axis=1 if reduction == "none" else None)
 
 
 def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smoothing: float = 0.0,
                   ignore_index: int = -100) -> Tensor:
     """Softmax cross-entropy of logits ``input`` (N, C) against integer classes ``target`` (N,).
 
-    Fused and stable (``log_softmax`` + ``nll_loss`` in one node): logits of any size give finite values.
+    ``-sum_c q_c log_softmax(input)_c`` per row, with ``q`` the one-hot target; the
+    :func:`autograd.log_softmax` node keeps it exact for logits of any size, and its
+    gradient is ``softmax(input) - q`` (times the reduction's weight).
     ``target`` may also be class probabilities of the same shape as ``input``.
-    ``label_smoothing`` = eps mixes the one-hot target with the uniform distribution:
-    ``q = (1 - eps) onehot + eps / C``. Rows whose target is ``ignore_index`` count for nothing
-    (``'mean'`` divides by the number of other rows). Input (C,) with a scalar target, and
-    (N, C, d1, ...) with target (N, d1, ...), work as in PyTorch.
+    ``label_smoothing`` = eps mixes the target with the uniform distribution:
+    ``q = (1 - eps) q + eps / C``. Rows whose target is ``ignore_index`` count for nothing
+    (``'mean'`` divides by the number of other rows). Input (C,) with a scalar target (or
+    probabilities (C,)), and (N, C, d1, ...) with target (N, d1, ...), work as in PyTorch.
     """
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     z = _t(input)
     tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
+    probs = tgt.shape == z.shape and tgt.dtype.kind == "f"
     if z.ndim == 1:
-        loss = cross_entropy(z.reshape(1, -1), tgt.reshape(1, *tgt.shape[1:]) if tgt.ndim else tgt.reshape(1),
+        loss = cross_entropy(z.reshape(1, -1), tgt.reshape(1, -1) if probs else tgt.reshape(-1),
                              reduction, label_smoothing, ignore_index)
         return loss.reshape(()) if reduction == "none" else loss
     if z.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C)
@@ -352,54 +363,35 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smo
         rest = z.shape[2:]
         perm = (0, *range(2, z.ndim), 1)
         z2 = z.permute(perm).reshape(-1, C)
-        t2 = tgt.transpose(perm).reshape(-1, C) if tgt.shape == z.shape else tgt.reshape(-1)
+        t2 = tgt.transpose(perm).reshape(-1, C) if probs else tgt.reshape(-1)
         loss = cross_entropy(z2, t2, reduction, label_smoothing, ignore_index)
         return loss.reshape((N, *rest)) if reduction == "none" else loss
     N, C = z.shape
-    if tgt.shape == z.shape and tgt.dtype.kind == "f":  # class probabilities
-        q = tgt.astype(z.dtype)
-        mask = np.ones(N, z.dtype)
+    if probs:
+        q, mask = tgt.astype(z.dtype), np.ones(N, z.dtype)
     else:
-        t = _class_target(tgt, N, C, "cross_entropy")
-        if t.shape != (N,):
-            raise ValueError(f"cross_entropy: expected target of shape ({N},) for input {z.shape}, got {t.shape}")
-        valid = t != ignore_index
-        if np.any((t[valid] < 0) | (t[valid] >= C)):
-            bad = t[valid][(t[valid] < 0) | (t[valid] >= C)][0]
-            raise IndexError(f"cross_entropy: target {bad} is out of range for {C} classes (expected 0..{C - 1})")
-        q = np.zeros((N, C), z.dtype)
-        q[np.nonzero(valid)[0], t[valid]] = 1.0
-        mask = valid.astype(z.dtype)
+        q, mask = _class_weights(tgt, N, C, ignore_index, z.dtype, "cross_entropy")
     if label_smoothing:
         q = q * (1.0 - label_smoothing) + label_smoothing / C
-    if reduction == "mean":
-        count = mask.sum()
-        scale = mask / count if count else mask * np.nan
-        return CrossEntropy.apply(z, q=q, mask=scale.astype(z.dtype)).sum()
-    loss = CrossEntropy.apply(z, q=q, mask=mask)
-    return loss.sum() if reduction == "sum" else loss
+    return _weighted_nll(autograd.log_softmax(z, 1), q, mask, reduction)
 
 
 def nll_loss(input: Tensor, target: Any, reduction: str = "mean", ignore_index: int = -100) -> Tensor:
-    """-input[i, target_i] for log-probabilities ``input`` (N, C); ``'mean'`` averages over counted rows."""
+    """-input[i, target_i] for log-probabilities ``input`` (N, C) (or (C,) with a scalar target).
+
+    ``'mean'`` averages over the rows whose target is not ``ignore_index``.
+    """
     _check_reduction(reduction, "nll_loss")
     x = _t(input)
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if x.ndim == 1:
-        x = x.reshape(1, -1)
+        loss = nll_loss(x.reshape(1, -1), t.reshape(-1), reduction, ignore_index)
+        return loss.reshape(()) if reduction == "none" else loss
+    if x.ndim != 2:
+        raise ValueError(f"nll_loss: expected input of shape (N, C) or (C,), got {x.shape}")
     N, C = x.shape
-    t = _class_target(target, N, C, "nll_loss").reshape(-1)
-    if t.shape != (N,):
-        raise ValueError(f"nll_loss: expected target of shape ({N},) for input {x.shape}, got {t.shape}")
-    valid = t != ignore_index
-    if np.any((t[valid] < 0) | (t[valid] >= C)):
-        raise IndexError(f"nll_loss: target out of range for {C} classes (expected 0..{C - 1})")
-    picked = -x[np.arange(N), np.where(valid, t, 0)]
-    mask = valid.astype(x.dtype)
-    if reduction == "none":
-        return picked * _const(mask)
-    if reduction == "sum":
-        return (picked * _const(mask)).sum()
-    return (picked * _const(mask / mask.sum())).sum()
+    q, mask = _class_weights(t.reshape(-1), N, C, ignore_index, x.dtype, "nll_loss")
+    return _weighted_nll(x, q, mask, reduction)
 
 
 class BinaryCrossEntropy(Function):

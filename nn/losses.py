@@ -46,7 +46,7 @@ class MSELoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """Softmax cross-entropy of logits (N, C) and integer classes (N,); fused and stable.
+    """Softmax cross-entropy of logits (N, C) and integer classes (N,): ``NLLLoss(log_softmax(x))``, stable.
 
     Apply it to raw scores (no softmax layer before it). ``label_smoothing`` eps uses the target
     distribution (1 - eps) onehot + eps / C; rows with target ``ignore_index`` are skipped.

@@ -176,11 +176,75 @@ def test_losses_match_torch():
                                                           pos_weight=torch.tensor(pw)), z),
     ]
     for ours, theirs, data in cases:
-        for red in ("mean", "sum", "none"):
-            a, at = t64(data), torch.tensor(data, requires_grad=True)
-            lo, lt = ours(a, red), theirs(at, red)
-            np.testing.assert_allclose(lo.data, lt.detach().numpy(), rtol=1e-10, atol=1e-12)
-            w = RNG.normal(size=lo.shape)
-            (lo * t64(w, False)).sum().backward()
-            (lt * torch.tensor(w)).sum().backward()
-            np.testing.assert_allclose(a.grad.data, at.grad.numpy(), rtol=1e-8, atol=1e-12)
+        _torch_agrees(torch, ours, theirs, data)
+
+
+def _torch_agrees(torch, ours, theirs, data, reductions=("mean", "sum", "none")):
+    """Values, shapes and gradients (with a random weighting of the outputs) agree with PyTorch."""
+    for red in reductions:
+        a, at = t64(data), torch.tensor(data, requires_grad=True)
+        lo, lt = ours(a, red), theirs(at, red)
+        assert lo.shape == tuple(lt.shape), (red, lo.shape, tuple(lt.shape))
+        np.testing.assert_allclose(lo.data, lt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        w = RNG.normal(size=lo.shape)
+        (lo * t64(w, False)).sum().backward()
+        (lt * torch.tensor(w)).sum().backward()
+        np.testing.assert_allclose(a.grad.data, at.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_and_nll_on_1d_input_match_torch(smoothing):
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
+    z = RNG.normal(size=5) * 3
+    q = RNG.uniform(size=5)
+    q /= q.sum()
+    for t in (np.int64(2), np.array(3)):
+        _torch_agrees(torch, lambda a, r: F.cross_entropy(a, t, r, label_smoothing=smoothing),
+                      lambda a, r: tF.cross_entropy(a, torch.tensor(t), reduction=r, label_smoothing=smoothing), z)
+        _torch_agrees(torch, lambda a, r: F.nll_loss(a, t, r),
+                      lambda a, r: tF.nll_loss(a, torch.tensor(t), reduction=r), z)
+    _torch_agrees(torch, lambda a, r: F.cross_entropy(a, q, r, label_smoothing=smoothing),
+                  lambda a, r: tF.cross_entropy(a, torch.tensor(q), reduction=r, label_smoothing=smoothing), z)
+    ignored = F.nll_loss(t64(z), np.int64(-100), "none")
+    assert ignored.shape == () and ignored.data == 0.0
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+def test_cross_entropy_probability_targets_and_spatial_match_torch(smoothing):
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
+    z = RNG.normal(size=(4, 3)) * 2
+    q = RNG.uniform(size=(4, 3))
+    q /= q.sum(1, keepdims=True)
+    _torch_agrees(torch, lambda a, r: F.cross_entropy(a, q, r, label_smoothing=smoothing),
+                  lambda a, r: tF.cross_entropy(a, torch.tensor(q), reduction=r, label_smoothing=smoothing), z)
+    zz = RNG.normal(size=(2, 3, 2, 2))
+    tt = RNG.integers(0, 3, size=(2, 2, 2))
+    tt[0, 1, 0] = -100
+    _torch_agrees(torch, lambda a, r: F.cross_entropy(a, tt, r, label_smoothing=smoothing),
+                  lambda a, r: tF.cross_entropy(a, torch.tensor(tt), reduction=r, label_smoothing=smoothing), zz)
+
+
+def test_cross_entropy_second_derivatives():
+    z = t64(RNG.normal(size=(4, 3)))
+    t = np.array([0, -100, 2, 1])
+    q = RNG.uniform(size=(4, 3))
+    assert gradgradcheck(lambda z: F.cross_entropy(z, t, label_smoothing=0.1), (z,))
+    assert gradgradcheck(lambda z: F.cross_entropy(z, q / q.sum(1, keepdims=True), "none"), (z,))
+    assert gradgradcheck(lambda z: F.nll_loss(F.log_softmax(z, 1), t, "sum"), (z,))
+
+
+def test_cross_entropy_keeps_precision_for_large_float32_logits():
+    z = (RNG.normal(size=(8, 10)) + 1e3).astype(np.float32)
+    t = RNG.integers(0, 10, size=8)
+    loss = F.cross_entropy(Tensor(z), t, "none")
+    assert loss.dtype == np.float32
+    np.testing.assert_allclose(loss.data, -log_softmax_np(z.astype(np.float64))[np.arange(8), t], atol=2e-6)
+
+
+def test_1d_input_with_a_wrong_target_explains():
+    with pytest.raises(ValueError, match=r"expected target of shape \(1,\)"):
+        F.cross_entropy(t64(RNG.normal(size=4)), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"expected target of shape \(1,\)"):
+        F.nll_loss(t64(RNG.normal(size=4)), np.array([0, 1]))
