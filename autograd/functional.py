@@ -94,20 +94,7 @@ def grad(
             continue
         if not isinstance(o, Tensor):
             raise TypeError(f"grad: output {i} is a {type(o).__name__}, expected a Tensor")
-        if not o.requires_grad:
-            raise RuntimeError(f"grad: output {i} does not require grad and has no graph "
-                               "(computed under no_grad, or from inputs without requires_grad=True?)")
-        if go is None:
-            if o.data.size != 1:
-                raise RuntimeError(f"grad: grad_outputs can be implicitly created only for scalar outputs; "
-                                   f"output {i} has shape {o.shape}")
-            seeds.append(Tensor._wrap(np.ones(o.shape, o.dtype)))
-            continue
-        if not isinstance(go, Tensor):
-            go = Tensor._wrap(np.asarray(go, dtype=o.dtype))
-        if go.shape != o.shape:
-            raise ValueError(f"grad: grad_outputs[{i}] has shape {go.shape}, expected {o.shape}")
-        seeds.append(go)
+        seeds.append(o._seed(go, f"grad: output {i}"))
     for i, x in enumerate(ins):
         if isinstance(x, Value):
             continue

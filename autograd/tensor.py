@@ -195,22 +195,7 @@ class Tensor:
         ``retain_graph`` (implied by ``create_graph``); ``create_graph`` records
         the backward pass so the gradients can be differentiated again.
         """
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward: this tensor does not require grad and has no graph "
-                "(was it computed under no_grad, or from inputs without requires_grad=True?)"
-            )
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward: grad can be implicitly created only for scalar outputs, got shape {self.shape}; "
-                    "pass gradient= of the same shape"
-                )
-            gradient = Tensor._wrap(np.ones(self.data.shape, self.data.dtype))
-        else:
-            gradient = gradient if isinstance(gradient, Tensor) else Tensor._wrap(np.asarray(gradient, self.dtype))
-            if gradient.shape != self.shape:
-                raise ValueError(f"backward: gradient has shape {gradient.shape}, expected {self.shape}")
+        gradient = self._seed(gradient, "backward: this tensor")
         prev, prev_pass = _GradMode.enabled, _function._adopt_pass
         _GradMode.enabled = bool(create_graph)
         _function._adopt_pass = None if create_graph else object()
@@ -218,6 +203,21 @@ class Tensor:
             run_backward((self,), (gradient,), retain_graph=retain_graph or create_graph)
         finally:
             _GradMode.enabled, _function._adopt_pass = prev, prev_pass
+
+    def _seed(self, gradient: Any, who: str) -> Tensor:
+        """The gradient that starts a backward pass from this output (ones for a scalar output)."""
+        if not self.requires_grad:
+            raise RuntimeError(f"{who} does not require grad and has no graph "
+                               "(computed under no_grad, or from inputs without requires_grad=True?)")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"{who}: a gradient can be implicitly created only for scalar outputs, got "
+                                   f"shape {self.shape}; pass one of the same shape")
+            return Tensor._wrap(np.ones(self.data.shape, self.data.dtype))
+        gradient = gradient if isinstance(gradient, Tensor) else Tensor._wrap(np.asarray(gradient, self.dtype))
+        if gradient.shape != self.shape:
+            raise ValueError(f"{who}: gradient has shape {gradient.shape}, expected {self.shape}")
+        return gradient
 
     # --- array attributes -------------------------------------------------
     @property
