@@ -297,7 +297,8 @@ def run_backward(
                 node.grad = g
             f = node._backward  # a slot read (calling node._backward(...) directly is a slower method lookup)
             pg = f(node, g)
-            # add each parent's share; a parent outside this walk (a constant) has _gacc None
+            # add each parent's share; a parent outside this walk (a constant) has _gacc None. The same
+            # three lines are written out for _a, _b and each of _rest on purpose: this is the scalar hot path
             q = pg[0]
             if q is not None:
                 s = a._gacc
