@@ -156,12 +156,17 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
         # A gradient this backward just made for one leaf input (a new array: not g passed on, not an
         # input's or the output's array, not a view, not also given to another input) may become that
         # leaf's .grad without a copy; the mark is this pass's token, so it means nothing afterwards.
-        for x, gx in zip(inputs, result):
-            if gx is not None and x._backward is None:
-                d = gx.data
-                if (d.base is None and d is not g.data and d is not out.data and d.flags.writeable
-                        and all(d is not t.data for t in inputs) and sum(r is gx for r in result) == 1):
-                    gx._fresh = tok
+        for i, gx in enumerate(result):
+            if gx is None or inputs[i]._backward is not None:
+                continue
+            d = gx.data
+            if d.base is not None or d is g.data or d is out.data or not d.flags.writeable:
+                continue
+            for j, t in enumerate(inputs):
+                if t.data is d or (j != i and result[j] is gx):
+                    break
+            else:
+                gx._fresh = tok
     return result
 
 
