@@ -196,7 +196,9 @@ def _reduction(name, domain, min_side=0, tname=None):
         keep = draw(st.booleans())
         kw = {}
         if name in ("var", "std"):
-            kw["ddof"] = draw(st.sampled_from([0, 1])) if x.size > 1 else 0
+            axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+            n = int(np.prod([x.shape[a] for a in axes]))  # numbers in each reduced slice
+            kw["ddof"] = draw(st.sampled_from([0, 1])) if n > 1 else 0  # ddof 1 of one number: NaN
             if name == "std" and x.size < 2:  # std is singular where the variance is 0
                 x = np.array([0.3, -0.7])
         fn = draw(st.sampled_from(["method", "function"]))
