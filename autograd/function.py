@@ -148,7 +148,13 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
     else:
         grads = fn.backward(out, g)
     inputs = fn.inputs
-    result = [None if gx is None or not need else _fit(gx, x, fn) for x, need, gx in zip(inputs, fn.needs_grad, grads)]
+    # each gradient fitted to its input (_fit), called only when the shape or dtype differs
+    result = [
+        None if gx is None or not need
+        else gx if gx.data.shape == x.data.shape and gx.data.dtype == x.data.dtype
+        else _fit(gx, x, fn)
+        for x, need, gx in zip(inputs, fn.needs_grad, grads)
+    ]
     if _Anomaly.enabled:
         _check_finite("backward", type(fn).__name__, result, [t.shape for t in inputs])
     tok = _adopt_pass
@@ -185,21 +191,17 @@ def _sum_to(g: Tensor, shape: tuple, fn: Function) -> Tensor:
 
     ``g`` must have ``shape`` broadcast: extra leading axes, and axes where
     ``shape`` has 1; those are summed (dL/dx = sum of dL/dy over the copies of
-    x).  Any other mismatch is a bug in ``fn``'s backward and raises.
+    x) by one ``SumTo`` node.  Any other mismatch is a bug in ``fn``'s backward
+    and raises.
     """
-    gshape = g.shape
+    gshape = g.data.shape
     lead = len(gshape) - len(shape)
     if lead < 0 or any(n != m and n != 1 for n, m in zip(shape, gshape[lead:])):
         raise RuntimeError(
             f"backward of {type(fn).__name__} returned a gradient of shape {gshape} for an input of shape "
             f"{shape}; it must have the input's shape (or broadcast to it by leading axes and axes of size 1)"
         )
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    if lead:
-        g = g.reshape(shape)  # drop the leading axes, now of size 1
-    return g
+    return _SumTo.apply(g, shape=shape)
 
 
 _object_new = object.__new__
@@ -207,3 +209,6 @@ _object_new = object.__new__
 
 def _new_tensor(data: np.ndarray) -> Tensor:  # replaced by tensor.py at import
     raise NotImplementedError
+
+
+_SumTo: Any = None  # the SumTo op class, set by autograd.ops.shape at import (it is defined there)

@@ -490,7 +490,9 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
-        return _ops.permute(self, tuple(range(self.ndim))[::-1])
+        """The axes reversed (a 0-d or 1-d tensor is returned as it is)."""
+        nd = self.data.ndim
+        return _ops.shape.Permute.apply(self, axes=tuple(range(nd - 1, -1, -1))) if nd > 1 else self
 
     def squeeze(self, axis: Any = None) -> Tensor:
         return _ops.squeeze(self, axis)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from strategies import arrays, broadcast_pairs, check_grad, draw_axis, gradcheck, layout, seeds, shapes, values
 
 import autograd as ag
+from autograd.ops.shape import SumTo
 
 
 @dataclass
@@ -324,6 +325,21 @@ def _broadcast_to(draw):
     f = draw(st.sampled_from([lambda a: a.broadcast_to(target), lambda a: a.expand(*target),
                               lambda a: ag.broadcast_to(a, target)]))
     return Case([x], f, lambda a: np.broadcast_to(a, target), lambda a: a.expand(target))
+
+
+def _np_sum_to(a: np.ndarray, shape: tuple) -> np.ndarray:
+    lead = a.ndim - len(shape)
+    kept = tuple(lead + i for i, n in enumerate(shape) if n == 1)
+    return a.sum(axis=kept, keepdims=True).sum(axis=tuple(range(lead)))
+
+
+@op("sum_to")
+def _sum_to_op(draw):
+    """SumTo, the node that sums every broadcast gradient back to its input's shape (function._sum_to)."""
+    s_small, s_other = draw(broadcast_pairs(min_side=0))
+    x = draw(arrays(shape=np.broadcast_shapes(s_small, s_other)))
+    return Case([x], lambda a: SumTo.apply(a, shape=s_small), lambda a: _np_sum_to(a, s_small),
+                lambda a: a.sum_to_size(s_small))
 
 
 @op("expand_minus_one")

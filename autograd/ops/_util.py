@@ -23,9 +23,9 @@ def lift(x: Any, like: Tensor | None = None) -> Tensor:
     return Tensor(x)
 
 
-def const(arr: np.ndarray) -> Tensor:
-    """A constant (no gradient) Tensor around ``arr``."""
-    return Tensor._wrap(arr)
+# A constant (no gradient) Tensor around an array: ``const(arr)``.  The very function, not a
+# wrapper around it: backward passes call it for every gradient they make.
+const = Tensor._wrap
 
 
 def norm_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:

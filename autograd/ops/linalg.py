@@ -10,6 +10,7 @@ from ..function import Function
 from ..tensor import Tensor
 from ..threads import gemm_threads
 from ._util import lift
+from .shape import Permute
 
 __all__ = ["matmul", "linear"]
 
@@ -24,9 +25,15 @@ class MatMul(Function):
 
     def backward(self, out, g):
         a, b = self.inputs
-        ga = g @ b.transpose(-1, -2) if self.needs_grad[0] else None
-        gb = a.transpose(-1, -2) @ g if self.needs_grad[1] else None
+        ga = g @ _swap_last(b) if self.needs_grad[0] else None
+        gb = _swap_last(a) @ g if self.needs_grad[1] else None
         return ga, gb
+
+
+def _swap_last(t: Tensor) -> Tensor:
+    """``t`` with its last two axes swapped (the matrix transpose of each matrix in a batch)."""
+    nd = t.data.ndim
+    return Permute.apply(t, axes=(*range(nd - 2), nd - 1, nd - 2))
 
 
 class Linear(Function):

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import function as _function
 from ..function import Function, _sum_to
 from ..tensor import Tensor
 from ._util import lift, norm_axis
@@ -51,6 +52,32 @@ class BroadcastTo(Function):
 
     def backward(self, out, g):
         return (_sum_to(g, self.inputs[0].shape, self),)
+
+
+class SumTo(Function):
+    """The adjoint of BroadcastTo: y = x summed over its leading axes and over the axes where
+    ``shape`` has 1, so that y has ``shape``; the gradient is g broadcast back to x's shape.
+
+    ``function._sum_to`` (which checks the shapes) is the one caller: every broadcast gradient
+    is summed back to its input's shape here.
+    """
+
+    def forward(self, a):
+        shape = self.shape
+        lead = a.ndim - len(shape)
+        kept = tuple(lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)
+        if not kept:
+            return a.sum(axis=tuple(range(lead))) if lead else a.copy()
+        # sum straight into a new array of the final shape (a fresh array, not a view of one)
+        out = np.empty(shape, a.dtype)
+        np.sum(a, axis=tuple(range(lead)) + kept, keepdims=True, out=out.reshape((1,) * lead + shape))
+        return out
+
+    def backward(self, out, g):
+        return (BroadcastTo.apply(g, shape=self.inputs[0].data.shape),)
+
+
+_function._SumTo = SumTo
 
 
 class GetItem(Function):
@@ -145,13 +172,15 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def permute(a: Tensor, axes: Sequence[int]) -> Tensor:
     """Reorder the axes (``numpy.transpose`` with explicit axes)."""
     a = lift(a)
+    nd = a.data.ndim
     axes = tuple(axes)
-    if len(axes) != a.ndim:
-        raise ValueError(f"permute: {axes} is not a permutation of the {a.ndim} axes of shape {a.shape}")
-    axes = tuple(norm_axis(x, a.ndim, "permute") for x in axes)
-    if sorted(axes) != list(range(a.ndim)):
-        raise ValueError(f"permute: {axes} is not a permutation of the {a.ndim} axes of shape {a.shape}")
-    if axes == tuple(range(a.ndim)):
+    if len(axes) == nd and all(type(x) is int and -nd <= x < nd for x in axes):  # the common case, cheaply
+        axes = tuple([x + nd if x < 0 else x for x in axes])
+    elif len(axes) == nd:
+        axes = tuple(norm_axis(x, nd, "permute") for x in axes)
+    if len(axes) != nd or sorted(axes) != list(range(nd)):
+        raise ValueError(f"permute: {axes} is not a permutation of the {nd} axes of shape {a.shape}")
+    if axes == tuple(range(nd)):
         return a
     return Permute.apply(a, axes=axes)
 
