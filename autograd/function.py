@@ -148,13 +148,16 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
     else:
         grads = fn.backward(out, g)
     inputs = fn.inputs
-    # each gradient fitted to its input (_fit), called only when the shape or dtype differs
-    result = [
-        None if gx is None or not need
-        else gx if gx.data.shape == x.data.shape and gx.data.dtype == x.data.dtype
-        else _fit(gx, x, fn)
-        for x, need, gx in zip(inputs, fn.needs_grad, grads)
-    ]
+    needs = fn.needs_grad
+    result = list(grads)
+    for i, gx in enumerate(result):  # each gradient fitted to its input (_fit only on a mismatch)
+        if gx is not None:
+            if not needs[i]:
+                result[i] = None
+            else:
+                gd, xd = gx.data, inputs[i].data
+                if gd.shape != xd.shape or gd.dtype != xd.dtype:
+                    result[i] = _fit(gx, inputs[i], fn)
     if _Anomaly.enabled:
         _check_finite("backward", type(fn).__name__, result, [t.shape for t in inputs])
     tok = _adopt_pass

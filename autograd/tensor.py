@@ -215,7 +215,7 @@ class Tensor:
                                    f"shape {self.shape}; pass one of the same shape")
             return Tensor._wrap(np.ones(self.data.shape, self.data.dtype))
         gradient = gradient if isinstance(gradient, Tensor) else Tensor._wrap(np.asarray(gradient, self.dtype))
-        if gradient.shape != self.shape:
+        if gradient.data.shape != self.data.shape:
             raise ValueError(f"{who}: gradient has shape {gradient.shape}, expected {self.shape}")
         return gradient
 

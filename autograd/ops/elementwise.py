@@ -199,8 +199,8 @@ class Tanh(Function):
 
     def backward(self, out, g):
         if not _GradMode.enabled:  # not recording (no create_graph): same arithmetic on the arrays
-            o = out.data
-            return (const(g.data * (1.0 - o * o)),)
+            o, gd = out.data, g.data
+            return (const(gd - gd * o * o),)  # g (1 - o^2) without a Python-number operand (slower in numpy)
         return (g * (1.0 - out * out),)
 
 
@@ -214,8 +214,8 @@ class Sigmoid(Function):
 
     def backward(self, out, g):
         if not _GradMode.enabled:  # not recording (no create_graph): same arithmetic on the arrays
-            o = out.data
-            return (const(g.data * o * (1.0 - o)),)
+            o, go = out.data, g.data * out.data
+            return (const(go - go * o),)  # g s (1 - s) without a Python-number operand (slower in numpy)
         return (g * out * (1.0 - out),)
 
 
