@@ -223,6 +223,20 @@ def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) ->
     return order
 
 
+def _to_run(order: list, want: set[int]) -> set[int]:
+    """ids of the nodes of ``order`` (parents first) with a node of ``want`` behind them (a parent
+    that is in ``want`` or has one behind it): the only ones whose backward is needed."""
+    behind: set[int] = set()
+    run: set[int] = set()
+    for node in order:
+        if any(id(p) in behind for p in node._prev):
+            run.add(id(node))
+            behind.add(id(node))
+        elif id(node) in want:
+            behind.add(id(node))
+    return run
+
+
 def _clear(nodes: Iterable[Any]) -> None:
     for node in nodes:
         node._gacc = None
@@ -273,6 +287,7 @@ def run_backward(
         order.pop()._gacc = None  # the virtual root itself
     reached = _REACHED
     want = {id(x) for x in inputs} if inputs is not None else None
+    needed = _to_run(order, want) if want is not None else None
     found: dict[int, Any] = {}
     try:
         for r, g in zip(roots, grads):
@@ -293,6 +308,8 @@ def run_backward(
                 if accumulate:
                     node._accumulate(g)
                 continue
+            if needed is not None and id(node) not in needed:
+                continue  # no requested input lies behind this node: its backward is not run
             if accumulate and node._retain_grad:
                 node.grad = g
             f = node._backward  # a slot read (calling node._backward(...) directly is a slower method lookup)

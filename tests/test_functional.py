@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import autograd
+import autograd as ag
 from autograd import Tensor, Value, functional
 from autograd.functional import grad, hessian, hvp, jacobian, value_and_grad
 
@@ -201,3 +202,33 @@ def test_hessian_matches_torch_if_available():
     theirs = torch.autograd.functional.hessian(lambda t: (t.sigmoid() * t.tanh()).sum() + (t @ t) ** 2,
                                                torch.tensor(x)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_grad_runs_only_the_backward_that_leads_to_the_inputs():
+    """autograd.grad(out, x) skips the backward of nodes with no requested input behind them."""
+    calls = []
+
+    class Spy(ag.Function):
+        def forward(self, a):
+            return a * 2.0
+
+        def backward(self, out, g):
+            calls.append(self.name)
+            return (g * 2.0,)
+
+    rng = np.random.default_rng(0)
+    x = ag.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w = ag.Tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    out = (Spy.apply(x, name="x-branch") @ Spy.apply(w, name="w-branch")).tanh().sum()
+    (gx,) = ag.grad(out, x, retain_graph=True)
+    assert calls == ["x-branch"]
+    calls.clear()
+    gx_all, _ = ag.grad(out, [x, w])
+    assert sorted(calls) == ["w-branch", "x-branch"]
+    np.testing.assert_allclose(gx.data, gx_all.data)
+    # a requested non-leaf: nothing behind it runs, and its own gradient is returned
+    x2 = ag.Tensor(rng.standard_normal(3), requires_grad=True)
+    mid = Spy.apply(x2, name="behind-mid")
+    calls.clear()
+    (gm,) = ag.grad((mid * mid).sum(), mid)
+    assert calls == [] and np.allclose(gm.data, 2 * mid.data)
