@@ -274,7 +274,9 @@ def run_backward(
     ``_retain_grad`` also keep the gradient they received in ``grad``
     (overwritten, never accumulated across calls).  With ``inputs`` the
     gradients reaching those nodes are returned in a dict keyed by ``id``
-    (used by :func:`autograd.grad`); ``accumulate=False`` leaves every
+    (used by :func:`autograd.grad`), and only the nodes with one of them
+    behind them run their backward (a weight-only branch is skipped when
+    asking for the gradient of an input); ``accumulate=False`` leaves every
     ``grad`` untouched.  Unless ``retain_graph`` the saved state of every
     visited operation is released (``_release``) once it has been used, and
     reaching a released node again is an error.
