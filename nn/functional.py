@@ -321,22 +321,47 @@ def _class_weights(target: Any, N: int, C: int, ignore_index: int, dtype: Any, n
     return q, valid.astype(dtype)
 
 
-def _weighted_nll(logp: Tensor, q: np.ndarray, mask: np.ndarray, reduction: str) -> Tensor:
+def _weighted_nll(logp: Tensor, q: np.ndarray, mask: np.ndarray, reduction: str,
+                  total: float | None = None) -> Tensor:
     """loss_i = -mask_i sum_c q_ic logp_ic for log-probabilities ``logp`` (N, C).
 
-    ``'mean'`` divides the sum by sum(mask) (the rows that count; NaN if none).
+    ``'mean'`` divides the sum by ``total`` (default sum(mask), the rows that count; NaN if it is 0).
     The row weights are folded into the constant, so this is one product and
-    one sum on the graph: d loss / d logp_ic = -q_ic mask_i (/ sum(mask)).
+    one sum on the graph: d loss / d logp_ic = -q_ic mask_i (/ total).
     """
     if reduction == "mean":
-        count = mask.sum()
+        count = mask.sum() if total is None else total
         mask = mask / count if count else mask * np.nan
     w = _const((q * -mask[:, None]).astype(logp.dtype, copy=False))
     return (logp * w).sum(axis=1 if reduction == "none" else None)
 
 
+def _check_loss_args(reduction: Any, name: str) -> None:
+    if not isinstance(reduction, str):
+        raise TypeError(
+            f"{name}: reduction must be one of {_REDUCTIONS}, got {type(reduction).__name__}; "
+            "per-class weights go in the keyword argument weight=..."
+        )
+    _check_reduction(reduction, name)
+
+
+def _weight_vector(weight: Any, C: int, dtype: Any, name: str) -> np.ndarray | None:
+    """``weight`` as a constant float array of shape (C,) in ``dtype`` (None stays None); no gradient flows to it."""
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    if w.shape != (C,):
+        raise ValueError(
+            f"{name}: weight must be a 1-D array with one entry per class, expected shape ({C},) "
+            f"for {C} classes, got shape {w.shape}"
+        )
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: weight must hold real numbers, got dtype {w.dtype}")
+    return w.astype(dtype)
+
+
 def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smoothing: float = 0.0,
-                  ignore_index: int = -100) -> Tensor:
+                  ignore_index: int = -100, *, weight: Any = None) -> Tensor:
     """Softmax cross-entropy of logits ``input`` (N, C) against integer classes ``target`` (N,).
 
     ``-sum_c q_c log_softmax(input)_c`` per row, with ``q`` the one-hot target; the
@@ -347,8 +372,15 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smo
     ``q = (1 - eps) q + eps / C``. Rows whose target is ``ignore_index`` count for nothing
     (``'mean'`` divides by the number of other rows). Input (C,) with a scalar target (or
     probabilities (C,)), and (N, C, d1, ...) with target (N, d1, ...), work as in PyTorch.
+
+    ``weight`` (keyword only; a constant of shape (C,), no gradient) weighs the classes as
+    PyTorch does: row i's loss is ``-sum_c w_c q_ic logp_ic``, i.e.
+    ``-w[y_i] logp[i, y_i]`` without smoothing, and with smoothing
+    ``(1 - eps) (-w[y_i] logp[i, y_i]) + eps / C sum_c (-w_c logp[i, c])``.
+    For class targets ``'mean'`` divides the sum by ``sum_i w[y_i]`` over the rows that
+    are not ignored (not by their number); for probability targets ``'mean'`` divides by N.
     """
-    _check_reduction(reduction, "cross_entropy")
+    _check_loss_args(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     z = _t(input)
@@ -356,7 +388,7 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smo
     probs = tgt.shape == z.shape and tgt.dtype.kind == "f"
     if z.ndim == 1:
         loss = cross_entropy(z.reshape(1, -1), tgt.reshape(1, -1) if probs else tgt.reshape(-1),
-                             reduction, label_smoothing, ignore_index)
+                             reduction, label_smoothing, ignore_index, weight=weight)
         return loss.reshape(()) if reduction == "none" else loss
     if z.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C)
         N, C = z.shape[:2]
@@ -364,34 +396,48 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smo
         perm = (0, *range(2, z.ndim), 1)
         z2 = z.permute(perm).reshape(-1, C)
         t2 = tgt.transpose(perm).reshape(-1, C) if probs else tgt.reshape(-1)
-        loss = cross_entropy(z2, t2, reduction, label_smoothing, ignore_index)
+        loss = cross_entropy(z2, t2, reduction, label_smoothing, ignore_index, weight=weight)
         return loss.reshape((N, *rest)) if reduction == "none" else loss
     N, C = z.shape
+    w = _weight_vector(weight, C, z.dtype, "cross_entropy")
+    total = None
     if probs:
         q, mask = tgt.astype(z.dtype), np.ones(N, z.dtype)
     else:
         q, mask = _class_weights(tgt, N, C, ignore_index, z.dtype, "cross_entropy")
+        if w is not None:
+            total = (q @ w) @ mask  # sum of w[y_i] over the rows that count
     if label_smoothing:
         q = q * (1.0 - label_smoothing) + label_smoothing / C
-    return _weighted_nll(autograd.log_softmax(z, 1), q, mask, reduction)
+    if w is not None:
+        q = q * w
+    return _weighted_nll(autograd.log_softmax(z, 1), q, mask, reduction, total)
 
 
-def nll_loss(input: Tensor, target: Any, reduction: str = "mean", ignore_index: int = -100) -> Tensor:
+def nll_loss(input: Tensor, target: Any, reduction: str = "mean", ignore_index: int = -100, *,
+             weight: Any = None) -> Tensor:
     """-input[i, target_i] for log-probabilities ``input`` (N, C) (or (C,) with a scalar target).
 
     ``'mean'`` averages over the rows whose target is not ``ignore_index``.
+    ``weight`` (keyword only; a constant of shape (C,), no gradient) makes row i's loss
+    ``-w[y_i] input[i, y_i]``, and ``'mean'`` then divides by ``sum_i w[y_i]`` over those
+    rows (PyTorch's weighted mean), not by their number.
     """
-    _check_reduction(reduction, "nll_loss")
+    _check_loss_args(reduction, "nll_loss")
     x = _t(input)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if x.ndim == 1:
-        loss = nll_loss(x.reshape(1, -1), t.reshape(-1), reduction, ignore_index)
+        loss = nll_loss(x.reshape(1, -1), t.reshape(-1), reduction, ignore_index, weight=weight)
         return loss.reshape(()) if reduction == "none" else loss
     if x.ndim != 2:
         raise ValueError(f"nll_loss: expected input of shape (N, C) or (C,), got {x.shape}")
     N, C = x.shape
+    w = _weight_vector(weight, C, x.dtype, "nll_loss")
     q, mask = _class_weights(t.reshape(-1), N, C, ignore_index, x.dtype, "nll_loss")
-    return _weighted_nll(x, q, mask, reduction)
+    if w is None:
+        return _weighted_nll(x, q, mask, reduction)
+    q = q * w
+    return _weighted_nll(x, q, mask, reduction, q.sum(1) @ mask)
 
 
 class BinaryCrossEntropy(Function):

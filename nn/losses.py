@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from autograd import Tensor
 
 from . import functional as F
@@ -45,31 +47,56 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, self.reduction)
 
 
-class CrossEntropyLoss(_Loss):
+class _WeightedLoss(_Loss):
+    """A loss with PyTorch's per-class ``weight`` (first argument, as in ``torch.nn``), kept as a buffer."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
+        name = type(self).__name__
+        if isinstance(weight, str):
+            raise TypeError(
+                f"{name}: the first argument is the per-class weight (as in PyTorch), got the string "
+                f"{weight!r}; pass the reduction by name: {name}(reduction={weight!r})"
+            )
+        super().__init__(reduction)
+        if weight is not None and np.ndim(weight.data if isinstance(weight, Tensor) else weight) != 1:
+            shape = np.shape(weight.data if isinstance(weight, Tensor) else weight)
+            raise ValueError(f"{name}: weight must be a 1-D array with one entry per class, got shape {shape}")
+        self.register_buffer("weight", weight)
+
+
+class CrossEntropyLoss(_WeightedLoss):
     """Softmax cross-entropy of logits (N, C) and integer classes (N,): ``NLLLoss(log_softmax(x))``, stable.
 
     Apply it to raw scores (no softmax layer before it). ``label_smoothing`` eps uses the target
     distribution (1 - eps) onehot + eps / C; rows with target ``ignore_index`` are skipped.
+    ``weight`` (C,) gives row i the loss ``-sum_c w_c q_ic log_softmax(x)_ic`` and makes ``'mean'``
+    divide by ``sum_i w[y_i]`` over the rows not ignored (see :func:`nn.functional.cross_entropy`).
     """
 
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0, ignore_index: int = -100) -> None:
-        super().__init__(reduction)
+    def __init__(self, weight: Any = None, reduction: str = "mean", label_smoothing: float = 0.0,
+                 ignore_index: int = -100) -> None:
+        super().__init__(weight, reduction)
         self.label_smoothing = label_smoothing
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return F.cross_entropy(input, target, self.reduction, self.label_smoothing, self.ignore_index)
+        return F.cross_entropy(input, target, self.reduction, self.label_smoothing, self.ignore_index,
+                               weight=self.weight)
 
 
-class NLLLoss(_Loss):
-    """-log_probs[i, y_i]: put ``LogSoftmax`` before it (together they are ``CrossEntropyLoss``)."""
+class NLLLoss(_WeightedLoss):
+    """-log_probs[i, y_i]: put ``LogSoftmax`` before it (together they are ``CrossEntropyLoss``).
 
-    def __init__(self, reduction: str = "mean", ignore_index: int = -100) -> None:
-        super().__init__(reduction)
+    With ``weight`` (C,) row i's loss is ``-w[y_i] log_probs[i, y_i]`` and ``'mean'`` divides by
+    ``sum_i w[y_i]`` over the rows whose target is not ``ignore_index``.
+    """
+
+    def __init__(self, weight: Any = None, reduction: str = "mean", ignore_index: int = -100) -> None:
+        super().__init__(weight, reduction)
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return F.nll_loss(input, target, self.reduction, self.ignore_index)
+        return F.nll_loss(input, target, self.reduction, self.ignore_index, weight=self.weight)
 
 
 class BCELoss(_Loss):

@@ -1,5 +1,7 @@
 """Losses: hand computations, reductions, stability, finite differences, PyTorch agreement."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -248,3 +250,112 @@ def test_1d_input_with_a_wrong_target_explains():
         F.cross_entropy(t64(RNG.normal(size=4)), np.array([0, 1]))
     with pytest.raises(ValueError, match=r"expected target of shape \(1,\)"):
         F.nll_loss(t64(RNG.normal(size=4)), np.array([0, 1]))
+
+
+# --- per-class weight ------------------------------------------------------------------------
+def _weighted_ce_np(z, t, w, eps=0.0, ignore_index=-100):
+    """PyTorch's weighted cross-entropy by hand: per-row losses and the 'mean' divisor sum w[y_i]."""
+    ls = log_softmax_np(z)
+    keep = t != ignore_index
+    y = np.where(keep, t, 0)
+    nll = -w[y] * ls[np.arange(len(t)), y]
+    smooth = -(ls * w).sum(1)
+    per = np.where(keep, (1 - eps) * nll + eps / z.shape[1] * smooth, 0.0)
+    return per, w[y][keep].sum()
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_weighted_cross_entropy_by_hand_and_finite_differences(smoothing):
+    z = RNG.normal(size=(6, 4)) * 2
+    t = np.array([0, 3, 1, -1, 2, 3])
+    w = np.array([0.5, 2.0, 1.0, 3.0])
+    per, wsum = _weighted_ce_np(z, t, w, smoothing, ignore_index=-1)
+    assert not np.isclose(wsum, (t != -1).sum())  # so dividing by the row count would fail below
+    ce = lambda z, r: F.cross_entropy(z, t, r, smoothing, -1, weight=w)  # noqa: E731
+    np.testing.assert_allclose(ce(t64(z), "mean").data, per.sum() / wsum, rtol=1e-12)
+    np.testing.assert_allclose(ce(t64(z), "sum").data, per.sum(), rtol=1e-12)
+    np.testing.assert_allclose(ce(t64(z), "none").data, per, rtol=1e-12)
+    np.testing.assert_allclose(nn.CrossEntropyLoss(t64(w, False), label_smoothing=smoothing, ignore_index=-1)(
+        t64(z), t).data, per.sum() / wsum, rtol=1e-12)
+    gradcheck(lambda z: ce(z, "mean"), t64(z))
+    gradcheck(lambda z: ce(z, "sum"), t64(z))
+    gradcheck(lambda z: ce(z, "none") * t64(np.arange(6.0), False), t64(z))
+    assert gradgradcheck(lambda z: ce(z, "mean"), (t64(z),))
+    # nll_loss: -w[y_i] logp[i, y_i], 'mean' over sum w[y_i]
+    nll, _ = _weighted_ce_np(z, t, w, 0.0, ignore_index=-1)
+    ls = log_softmax_np(z)
+    np.testing.assert_allclose(F.nll_loss(t64(ls), t, "mean", -1, weight=w).data, nll.sum() / wsum, rtol=1e-12)
+    np.testing.assert_allclose(nn.NLLLoss(w, reduction="none", ignore_index=-1)(t64(ls), t).data, nll, rtol=1e-12)
+    gradcheck(lambda a: F.nll_loss(a, t, ignore_index=-1, weight=w), t64(ls))
+    assert gradgradcheck(lambda z: F.nll_loss(F.log_softmax(z, 1), t, "mean", -1, weight=w), (t64(z),))
+    # (C,) input, (N, C, d) input and probability targets ('mean' divides by N for those)
+    np.testing.assert_allclose(F.cross_entropy(t64(z[1]), np.int64(3), "none", smoothing, weight=w).data, per[1])
+    zz, tt = np.stack([z[:3], z[3:]], 2), np.stack([t[:3], t[3:]], 1)  # (3, 4, 2) and (3, 2)
+    np.testing.assert_allclose(F.cross_entropy(t64(zz), tt, "none", smoothing, -1, weight=w).data,
+                               np.stack([per[:3], per[3:]], 1), rtol=1e-12)
+    q = np.eye(4)[[0, 3, 1, 2]]
+    qper, _ = _weighted_ce_np(z[[0, 1, 2, 4]], np.array([0, 3, 1, 2]), w, smoothing)
+    np.testing.assert_allclose(F.cross_entropy(t64(z[[0, 1, 2, 4]]), q, label_smoothing=smoothing, weight=w).data,
+                               qper.mean(), rtol=1e-12)
+    # the weight is a constant: a Tensor that requires grad gets none
+    wt = t64(w)
+    F.cross_entropy(t64(z), t, ignore_index=-1, weight=wt).backward()
+    assert wt.grad is None
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.25])
+def test_weighted_cross_entropy_and_nll_match_torch(smoothing):
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
+    C = 5
+    w = RNG.uniform(0.2, 3.0, size=C)
+    tw = torch.tensor(w)
+    z = RNG.normal(size=(7, C)) * 3
+    t = RNG.integers(0, C, size=7)
+    t[[1, 4]] = -100
+    for ii, tgt in ((-100, t), (2, np.where(t == -100, 2, t))):  # default and a class used as ignore_index
+        _torch_agrees(torch, lambda a, r: F.cross_entropy(a, tgt, r, smoothing, ii, weight=w),
+                      lambda a, r: tF.cross_entropy(a, torch.tensor(tgt), weight=tw, reduction=r,
+                                                    label_smoothing=smoothing, ignore_index=ii), z)
+        _torch_agrees(torch, lambda a, r: F.nll_loss(a, tgt, r, ii, weight=w),
+                      lambda a, r: tF.nll_loss(a, torch.tensor(tgt), weight=tw, reduction=r, ignore_index=ii), z)
+        _torch_agrees(torch, lambda a, r: nn.CrossEntropyLoss(w, r, smoothing, ii)(a, tgt),
+                      lambda a, r: torch.nn.CrossEntropyLoss(tw, reduction=r, label_smoothing=smoothing,
+                                                             ignore_index=ii)(a, torch.tensor(tgt)), z)
+        _torch_agrees(torch, lambda a, r: nn.NLLLoss(t64(w, False), r, ii)(a, tgt),
+                      lambda a, r: torch.nn.NLLLoss(tw, reduction=r, ignore_index=ii)(a, torch.tensor(tgt)), z)
+    # spatial (N, C, d1, d2), 1-D input (C,) and probability targets ('mean' divides by N there)
+    zz = RNG.normal(size=(2, C, 3, 2))
+    tt = RNG.integers(0, C, size=(2, 3, 2))
+    tt[1, 0, 1] = -100
+    _torch_agrees(torch, lambda a, r: F.cross_entropy(a, tt, r, smoothing, weight=w),
+                  lambda a, r: tF.cross_entropy(a, torch.tensor(tt), weight=tw, reduction=r,
+                                                label_smoothing=smoothing), zz)
+    _torch_agrees(torch, lambda a, r: F.cross_entropy(a, np.int64(3), r, smoothing, weight=w),
+                  lambda a, r: tF.cross_entropy(a, torch.tensor(3), weight=tw, reduction=r,
+                                                label_smoothing=smoothing), z[0])
+    _torch_agrees(torch, lambda a, r: F.nll_loss(a, np.int64(1), r, weight=w),
+                  lambda a, r: tF.nll_loss(a, torch.tensor(1), weight=tw, reduction=r), z[0])
+    q = RNG.uniform(size=(7, C))
+    q /= q.sum(1, keepdims=True)
+    _torch_agrees(torch, lambda a, r: F.cross_entropy(a, q, r, smoothing, weight=w),
+                  lambda a, r: tF.cross_entropy(a, torch.tensor(q), weight=tw, reduction=r,
+                                                label_smoothing=smoothing), z)
+
+
+def test_weight_of_the_wrong_shape_or_in_the_wrong_place_explains():
+    z, t = t64(RNG.normal(size=(3, 4))), np.array([0, 1, 3])
+    for bad in (np.ones(3), np.ones(5), np.ones((1, 4)), np.float64(1.0)):
+        shape = re.escape(str(np.shape(bad)))
+        with pytest.raises(ValueError, match=rf"cross_entropy: weight .* expected shape \(4,\) .* got shape {shape}"):
+            F.cross_entropy(z, t, weight=bad)
+        with pytest.raises(ValueError, match=rf"nll_loss: weight .* expected shape \(4,\) .* got shape {shape}"):
+            F.nll_loss(z, t, weight=bad)
+    with pytest.raises(ValueError, match=r"nll_loss: weight .* got shape \(3,\)"):
+        nn.NLLLoss(weight=np.ones(3))(z, t)
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss: weight must be a 1-D .* got shape \(2, 2\)"):
+        nn.CrossEntropyLoss(np.ones((2, 2)))
+    with pytest.raises(TypeError, match=r"weight="):  # PyTorch's positional weight lands in reduction here
+        F.cross_entropy(z, t, np.ones(4))
+    with pytest.raises(TypeError, match=r"reduction='sum'"):
+        nn.NLLLoss("sum")
