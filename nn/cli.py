@@ -3,13 +3,35 @@
 ::
 
     chainrule train --model lenet5 --dataset mnist --data-dir DIR --out runs/lenet5
+    chainrule train --resume runs/lenet5 --epochs 10 --data-dir DIR
     chainrule eval  --checkpoint runs/lenet5/checkpoint.npz --dataset mnist --data-dir DIR
     chainrule graph --model lenet5 --out lenet5.svg
     chainrule demo  --out out
 
-Training writes ``checkpoint.npz`` (the model's ``state_dict`` via :func:`nn.save`) with a JSON sidecar
-``checkpoint.json`` (model name and arguments, input preprocessing, training arguments), ``metrics.json``
-(one record per epoch) and ``curves.png`` (when matplotlib is installed).
+Training writes, after every epoch, ``checkpoint.npz`` (the model's ``state_dict`` via :func:`nn.save`),
+``optimizer.npz`` (the optimizer's ``state_dict`` via :func:`nn.serialization.save_optimizer_state`, same safe
+format; its JSON entry also holds the epoch reached and the states of the random generators: shuffling,
+augmentation, dropout), a JSON sidecar ``checkpoint.json`` (model name and arguments, input preprocessing,
+training arguments, epoch, sha256 of both ``.npz`` files; written last), ``metrics.json`` (one record per epoch)
+and ``curves.png`` (when matplotlib is installed).
+
+Resuming (``train --resume DIR`` or ``--resume DIR/checkpoint.npz``) loads the weights, optimizer state, epoch
+and generator states and trains on up to ``--epochs`` in total (default: the number the run was started with),
+writing into the checkpoint's folder unless ``--out`` is given; earlier records of ``metrics.json`` are kept.
+
+* Options that fix what a run computes (model, dataset, augment, seed, limit, optimizer, lr, batch size,
+  momentum, weight decay, scheduler) are taken from the checkpoint; giving one with a different value is an
+  error, not an override. ``--data-dir``, ``--download``, ``--threads`` and ``--no-progress`` are free.
+* Exactness: continuing an interrupted run to the epochs it was started with gives bit-for-bit the weights of an
+  uninterrupted run (same data order, augmentation and learning-rate schedule), on the same machine with the
+  same ``--threads`` (the thread count changes how matrix products and convolutions are split, hence the
+  rounding; the sidecar records it and a resume with another count prints a note). Asking for more epochs than
+  planned is exact too with ``--scheduler none``; with ``cosine``/``step`` the schedule is rebuilt for the new
+  length and fast-forwarded, so the earlier epochs followed a different schedule than a fresh longer run (a note
+  is printed).
+* Refused with a clear error: a checkpoint without ``optimizer.npz`` (older runs), files that fail their sha256
+  checks or do not match the sidecar's digests (a save interrupted between files, or a file swapped), weights or
+  optimizer state that do not fit the model, and ``--epochs`` not above the epoch already reached.
 
 Default recipes (used for any option not given on the command line) are in :data:`RECIPES`.
 """
@@ -17,6 +39,7 @@ Default recipes (used for any option not given on the command line) are in :data
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -27,11 +50,11 @@ from typing import Any
 
 import numpy as np
 
-from autograd.threads import set_num_threads
+from autograd.threads import get_num_threads, set_num_threads
 
 from ._atomic import atomic_write
 
-__all__ = ["main", "RECIPES", "build_model", "load_data", "train", "make_graph"]
+__all__ = ["main", "RECIPES", "build_model", "load_data", "train", "make_graph", "read_resume_info"]
 
 MODELS = ("lenet5", "mlp")
 DATASETS = ("mnist", "fashion-mnist", "sample")
@@ -199,33 +222,195 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def sidecar_path(checkpoint: str | os.PathLike[str]) -> Path:
+    """``checkpoint.npz`` -> ``checkpoint.json`` (the JSON written next to a checkpoint by ``train``)."""
     return Path(checkpoint).with_suffix(".json")
 
 
+# ------------------------------------------------------------------------------------------------ resume
+OPTIMIZER_FILE = "optimizer.npz"
+# The options that fix what a run computes: a resumed run must use the checkpoint's values (only epochs may change).
+RUN_OPTIONS = ("model", "dataset", "augment", "seed", "limit", "optimizer", "lr", "batch_size", "momentum",
+               "weight_decay", "scheduler")
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _generators(loader: Any) -> dict[str, np.random.Generator]:
+    """Every random generator a training epoch draws from: autograd's (dropout), the loader's shuffling, and
+    those of the loader's random transforms (augmentation). Their states are saved so a resumed run is exact."""
+    import autograd
+
+    gens = {"autograd": autograd.get_rng()}
+    if loader is not None:
+        gens["loader"] = loader.rng
+        tf = loader.transform
+        for i, t in enumerate(getattr(tf, "transforms", [] if tf is None else [tf])):
+            if isinstance(getattr(t, "rng", None), np.random.Generator):
+                gens[f"transform.{i}"] = t.rng
+    return gens
+
+
+def resolve_checkpoint(path: str | os.PathLike[str]) -> Path:
+    """A run folder -> its ``checkpoint.npz``; a ``.npz`` path as given. ``FileNotFoundError`` if there is none."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "checkpoint.npz"
+    if not p.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint here (expected a run folder holding checkpoint.npz, "
+                                f"or the checkpoint .npz itself)")
+    return p
+
+
+def read_resume_info(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
+    """The sidecar of ``checkpoint`` (a run folder or its ``.npz``), checked for resuming.
+
+    Returns the sidecar dict plus ``"checkpoint"`` and ``"optimizer_path"`` (Paths). Raises ``ValueError`` if the
+    sidecar is unreadable, predates optimizer checkpoints, or its sha256 of the weights or optimizer file does not
+    match the files (replaced by hand, or a save interrupted between the files).
+    """
+    ckpt = resolve_checkpoint(checkpoint)
+    side = sidecar_path(ckpt)
+    if not side.is_file():
+        raise FileNotFoundError(f"{side}: missing checkpoint sidecar (written next to the .npz by 'chainrule train')")
+    try:
+        meta = json.loads(side.read_text())
+        if meta.get("format") != "chainrule.checkpoint":
+            raise ValueError(f"format is {meta.get('format')!r}, expected 'chainrule.checkpoint'")
+        if not isinstance(meta["train_args"], dict) or int(meta["epoch"]) < 0:
+            raise ValueError("bad 'train_args' or 'epoch'")
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"{side}: unreadable checkpoint sidecar: {e}") from e
+    if "optimizer_file" not in meta or "sha256" not in meta:
+        raise ValueError(f"{side}: this checkpoint has no optimizer state (written before 'chainrule train' saved "
+                         f"{OPTIMIZER_FILE}), so it cannot be resumed exactly; start a new run instead")
+    opt_path = ckpt.parent / meta["optimizer_file"]
+    if not opt_path.is_file():
+        raise FileNotFoundError(f"{opt_path}: missing optimizer state (written next to the checkpoint by "
+                                f"'chainrule train'); cannot resume")
+    digests = meta["sha256"] if isinstance(meta["sha256"], dict) else {}
+    for what, path in (("weights", ckpt), ("optimizer", opt_path)):
+        if _file_sha256(path) != digests.get(what):
+            raise ValueError(f"{path} does not match its sidecar {side} (sha256 differs): the files are not from the "
+                             f"same save (replaced, corrupted, or a save was interrupted); cannot resume")
+    return {**meta, "checkpoint": ckpt, "optimizer_path": opt_path}
+
+
+def _resume_args(info: dict[str, Any], given: dict[str, Any], epochs: int | None) -> tuple[dict[str, Any], int]:
+    """The checkpoint's run options, checked against the ``given`` ones (None = not given), and the target epochs."""
+    saved = info["train_args"]
+    diffs = [f"{k}={given[k]!r} (checkpoint: {saved.get(k)!r})" for k in RUN_OPTIONS
+             if given.get(k) is not None and given[k] != saved.get(k)]
+    if diffs:
+        raise ValueError(f"cannot resume {info['checkpoint']}: options differ from the checkpoint's: "
+                         f"{', '.join(diffs)}; leave them out to reuse the checkpoint's (only --epochs may change), "
+                         f"or start a new run")
+    missing = [k for k in (*RUN_OPTIONS, "epochs") if k not in saved]
+    if missing:
+        raise ValueError(f"{sidecar_path(info['checkpoint'])}: train_args lacks {missing}")
+    args = {k: saved[k] for k in (*RUN_OPTIONS, "epochs")}
+    start = int(info["epoch"])
+    if epochs is not None:
+        args["epochs"] = epochs
+    if args["epochs"] <= start:
+        raise ValueError(f"{info['checkpoint']} is already at epoch {start} (of {saved['epochs']}); "
+                         f"ask for more with --epochs N, N > {start}")
+    return args, start
+
+
+def _restore(info: dict[str, Any], model: str, net: Any, opt: Any, sched: Any, loader: Any) -> None:
+    """Load weights, optimizer state, schedule position and generator states saved at epoch ``info["epoch"]``."""
+    from .serialization import load, load_optimizer_state
+
+    ckpt, opt_path, start = info["checkpoint"], info["optimizer_path"], int(info["epoch"])
+    try:
+        net.load_state_dict(load(ckpt))
+    except (RuntimeError, KeyError) as e:
+        raise ValueError(f"{ckpt}: the weights do not fit a {model}: {e}") from e
+    opt_state, extra = load_optimizer_state(opt_path)
+    if extra.get("epoch") != start:
+        raise ValueError(f"{opt_path} is from epoch {extra.get('epoch')}, the checkpoint from epoch {start}")
+    if extra.get("optimizer") != type(opt).__name__:
+        raise ValueError(f"{opt_path} holds {extra.get('optimizer')} state, the run uses {type(opt).__name__}")
+    if sched is not None:  # replay the schedule's steps (the recursive cosine form needs the same arithmetic)
+        for _ in range(start):
+            sched.step()
+    lrs = [g["lr"] for g in opt.param_groups]
+    try:
+        opt.load_state_dict(opt_state)
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise ValueError(f"{opt_path}: the optimizer state does not fit the {model}'s parameters: {e}") from e
+    if sched is not None:  # the rate of epoch start + 1 of *this* run's schedule (its length may have changed)
+        for g, lr in zip(opt.param_groups, lrs):
+            g["lr"] = lr
+    gens, states = _generators(loader), extra.get("rng")
+    if not isinstance(states, dict) or set(states) != set(gens):
+        raise ValueError(f"{opt_path}: saved generator states {sorted(states or {})} do not match the run's "
+                         f"{sorted(gens)}")
+    for name, g in gens.items():
+        try:
+            g.bit_generator.state = states[name]
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"{opt_path}: bad saved state for generator {name!r}: {e}") from e
+
+
+def _previous_epochs(folder: Path, start: int, log: Any) -> list[dict[str, Any]]:
+    """The per-epoch records of ``folder/metrics.json`` up to epoch ``start`` ([] if absent or unreadable)."""
+    path = folder / "metrics.json"
+    if not path.is_file():
+        return []
+    try:
+        return [e for e in json.loads(path.read_text())["epochs"] if int(e["epoch"]) <= start]
+    except (ValueError, KeyError, TypeError) as e:
+        print(f"note: {path} is unreadable ({e}); the new metrics.json starts at epoch {start + 1}", file=log)
+        return []
+
+
 # ------------------------------------------------------------------------------------------------ train
-def train(model: str = "lenet5", dataset: str = "mnist", data_dir: str | None = None, download: bool = False,
+def train(model: str | None = None, dataset: str | None = None, data_dir: str | None = None, download: bool = False,
           epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
           optimizer: str | None = None, momentum: float | None = None, weight_decay: float | None = None,
-          scheduler: str | None = None, augment: bool = False, seed: int = 0, out: str | None = "runs/train",
-          limit: int | None = None, progress: bool | str = True, log: Any = None) -> dict[str, Any]:
+          scheduler: str | None = None, augment: bool | None = None, seed: int | None = None,
+          out: str | os.PathLike[str] | None = "auto", limit: int | None = None, progress: bool | str = True,
+          log: Any = None, resume: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Train ``model`` on ``dataset`` with the default recipe (overridable); returns the metrics dict.
 
-    Writes ``checkpoint.npz``, ``checkpoint.json``, ``metrics.json`` and ``curves.png`` into ``out``
-    (nothing is written if ``out`` is None).
+    Writes ``checkpoint.npz``, ``optimizer.npz``, ``checkpoint.json``, ``metrics.json`` and ``curves.png`` into
+    ``out`` (``"auto"``: ``runs/train``, or the checkpoint's folder when resuming; nothing is written if None).
+    Defaults: ``model="lenet5"``, ``dataset="mnist"``, ``seed=0``, no augmentation.
+
+    ``resume`` (a run folder or its ``checkpoint.npz``): continue that run up to ``epochs`` (default: the epochs it
+    was started with) from its weights, optimizer state, epoch count and random-generator states. Options left as
+    None are taken from the checkpoint; given ones must equal the checkpoint's (``ValueError`` otherwise).
     """
     import autograd
 
     from . import functional as F
-    from .serialization import save
+    from .serialization import save, save_optimizer_state
     from .train import evaluate, fit
 
     log = log if log is not None else sys.stdout
-    recipe = dict(RECIPES[model])
-    given = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
-                 weight_decay=weight_decay, scheduler=scheduler)
-    recipe.update({k: v for k, v in given.items() if v is not None})
-    if optimizer is not None and lr is None and optimizer != RECIPES[model]["optimizer"]:
-        recipe["lr"] = 0.05 if optimizer == "sgd" else 1e-3
+    given = dict(model=model, dataset=dataset, augment=augment, seed=seed, limit=limit, optimizer=optimizer, lr=lr,
+                 batch_size=batch_size, momentum=momentum, weight_decay=weight_decay, scheduler=scheduler)
+    info = read_resume_info(resume) if resume is not None else None
+    if info is not None:
+        args, start = _resume_args(info, given, epochs)
+        model, dataset, augment, seed, limit = (args.pop(k) for k in ("model", "dataset", "augment", "seed", "limit"))
+        recipe = {k: args[k] for k in RECIPES[model]}
+        if out == "auto":
+            out = info["checkpoint"].parent
+    else:
+        start = 0
+        model, dataset, augment, seed = model or "lenet5", dataset or "mnist", bool(augment), seed or 0
+        recipe = dict(RECIPES[model])
+        hyper = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
+                     weight_decay=weight_decay, scheduler=scheduler)
+        recipe.update({k: v for k, v in hyper.items() if v is not None})
+        if optimizer is not None and lr is None and optimizer != RECIPES[model]["optimizer"]:
+            recipe["lr"] = 0.05 if optimizer == "sgd" else 1e-3
+        if out == "auto":
+            out = "runs/train"
 
     np.random.seed(seed)
     autograd.manual_seed(seed)
@@ -242,35 +427,61 @@ def train(model: str = "lenet5", dataset: str = "mnist", data_dir: str | None = 
     n_params = sum(p.data.size for p in net.parameters())
     print(f"model {model} ({n_params:,} parameters); recipe: " +
           ", ".join(f"{k}={v}" for k, v in recipe.items()) + (", augment" if augment else ""), file=log, flush=True)
+    previous: list[dict[str, Any]] = []
+    if info is not None:
+        _restore(info, model, net, opt, sched, train_loader)
+        previous = _previous_epochs(info["checkpoint"].parent, start, log)
+        planned = info["train_args"]["epochs"]
+        print(f"resuming {info['checkpoint']} at epoch {start}: training epochs {start + 1}-{recipe['epochs']} "
+              f"(the progress lines count this run's epochs from 1)", file=log, flush=True)
+        if info.get("threads", get_num_threads()) != get_num_threads():
+            print(f"note: the checkpoint was written using {info['threads']} thread(s), this run uses "
+                  f"{get_num_threads()} (--threads): matrix products may round differently, so the weights can "
+                  f"differ in the last bits from those of an uninterrupted run", file=log, flush=True)
+        if planned != recipe["epochs"] and recipe["scheduler"] not in (None, "none"):
+            print(f"note: the {recipe['scheduler']} schedule now spans {recipe['epochs']} epochs, but epochs 1-{start} "
+                  f"followed the {planned}-epoch one, so this is not the same as a fresh {recipe['epochs']}-epoch run",
+                  file=log, flush=True)
 
     outdir = Path(out) if out is not None else None
     if outdir is not None:
         outdir.mkdir(parents=True, exist_ok=True)
     run_args = dict(model=model, dataset=dataset, augment=augment, seed=seed, limit=limit, **recipe)
     metrics: dict[str, Any] = {"model": model, "dataset": dataset, "args": run_args, "n_train": n_train,
-                               "n_test": n_test, "epochs": []}
+                               "n_test": n_test, "epochs": previous}
+    if previous:
+        metrics["test_accuracy"] = previous[-1].get("test_acc")
 
     from .datasets import MNIST, FashionMNIST
 
     mean, std = (FashionMNIST.mean, FashionMNIST.std) if dataset == "fashion-mnist" else (MNIST.mean, MNIST.std)
+    trained = []
 
     def save_epoch(record: dict[str, Any]) -> None:
+        epoch = start + record["epoch"]
+        trained.append(epoch)
         metrics["epochs"].append({
-            "epoch": record["epoch"], "train_loss": record["train_loss"], "train_acc": record["train_acc"],
+            "epoch": epoch, "train_loss": record["train_loss"], "train_acc": record["train_acc"],
             "test_loss": record["val_loss"], "test_acc": record["val_acc"], "seconds": record["seconds"],
             "lr": record["lr"]})
         metrics["test_accuracy"] = record["val_acc"]
         if outdir is not None:  # write as we go, so an interrupted run keeps its numbers and weights
-            save(net.state_dict(), outdir / "checkpoint.npz")
-            _write_json(outdir / "checkpoint.json", {
+            ckpt, opt_path = outdir / "checkpoint.npz", outdir / OPTIMIZER_FILE
+            save(net.state_dict(), ckpt)
+            save_optimizer_state(opt.state_dict(), opt_path, extra={
+                "epoch": epoch, "optimizer": type(opt).__name__,
+                "rng": {name: g.bit_generator.state for name, g in _generators(train_loader).items()}})
+            _write_json(outdir / "checkpoint.json", {  # last: its sha256 entries vouch for the two files above
                 "format": "chainrule.checkpoint", "model": model, "model_args": {}, "input": input_spec(model),
                 "dataset": dataset, "mean": float(mean), "std": float(std),
-                "epoch": record["epoch"], "test_accuracy": record["val_acc"], "train_args": run_args})
+                "epoch": epoch, "test_accuracy": record["val_acc"], "train_args": run_args,
+                "optimizer_file": OPTIMIZER_FILE, "threads": get_num_threads(),
+                "sha256": {"weights": _file_sha256(ckpt), "optimizer": _file_sha256(opt_path)}})
             _write_json(outdir / "metrics.json", metrics)
 
-    fit(net, train_loader, F.cross_entropy, opt, recipe["epochs"], val_loader=test_loader, scheduler=sched,
+    fit(net, train_loader, F.cross_entropy, opt, recipe["epochs"] - start, val_loader=test_loader, scheduler=sched,
         progress=progress, callbacks=[save_epoch], stream=log)
-    if not metrics["epochs"]:  # epochs=0: still score the initial model
+    if not trained:  # epochs=0: still score the initial model
         res = evaluate(net, test_loader, F.cross_entropy)
         metrics["test_accuracy"] = res["accuracy"]
     if outdir is not None:
@@ -279,8 +490,9 @@ def train(model: str = "lenet5", dataset: str = "mnist", data_dir: str | None = 
             print(f"wrote {outdir / 'curves.png'}", file=log)
         elif metrics["epochs"]:
             print("matplotlib is not installed: no curves.png (pip install matplotlib)", file=log)
-        print(f"wrote {outdir / 'checkpoint.npz'}, {outdir / 'checkpoint.json'}, {outdir / 'metrics.json'}",
-              file=log)
+        if trained:
+            print(f"wrote {outdir / 'checkpoint.npz'}, {outdir / OPTIMIZER_FILE}, {outdir / 'checkpoint.json'}, "
+                  f"{outdir / 'metrics.json'}", file=log)
     acc = metrics.get("test_accuracy")
     if acc is not None:
         print(f"test accuracy: {100 * acc:.2f}%", file=log, flush=True)
@@ -413,11 +625,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="BLAS threads for numpy's matrix products (default 1: these models multiply small "
                              "matrices, for which one OpenBLAS thread is fastest, and much faster on a busy machine)")
 
-    t = sub.add_parser("train", help="train a model and write checkpoint, metrics and curves")
-    t.add_argument("--model", choices=MODELS, default="lenet5")
-    t.add_argument("--dataset", choices=DATASETS, default="mnist", help="'sample' is the bundled MNIST subset")
+    t = sub.add_parser(
+        "train", help="train a model (or resume a run) and write checkpoint, optimizer state, metrics and curves",
+        description="Train a model and write checkpoint.npz, optimizer.npz, checkpoint.json, metrics.json and "
+                    "curves.png into --out after every epoch. With --resume, continue a run from those files: "
+                    "weights, optimizer state, epoch and random-generator states are restored, so finishing an "
+                    "interrupted run gives the same weights as an uninterrupted one. When resuming, options not "
+                    "given are the checkpoint's; given ones must match it (only --epochs may change).")
+    t.add_argument("--model", choices=MODELS, default=None, help="default: lenet5")
+    t.add_argument("--dataset", choices=DATASETS, default=None,
+                   help="'sample' is the bundled MNIST subset (default: mnist)")
     data_args(t)
-    t.add_argument("--epochs", type=int, default=None, help="default: the model's recipe (5)")
+    t.add_argument("--resume", default=None, metavar="DIR|CHECKPOINT",
+                   help="continue the run in DIR (or from DIR/checkpoint.npz) up to --epochs in total (default: the "
+                        "epochs it was started with); writes into DIR unless --out is given. Refused if the "
+                        "checkpoint's options differ from given ones, or its files are corrupt or do not match")
+    t.add_argument("--epochs", type=int, default=None,
+                   help="total epochs (default: the model's recipe (5), or the resumed run's)")
     t.add_argument("--batch-size", type=_positive_int, default=None, help="default: 64")
     t.add_argument("--lr", type=float, default=None, help="default: 1e-3 for adam, 0.05 for sgd")
     t.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default=None, help="default: adam")
@@ -425,9 +649,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, default=None, help="default 0")
     t.add_argument("--scheduler", choices=("none", "cosine", "step"), default=None,
                    help="learning-rate schedule over the epochs (default: cosine)")
-    t.add_argument("--augment", action="store_true", help="random affine augmentation of the training images")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
+    t.add_argument("--augment", action="store_true", default=None,
+                   help="random affine augmentation of the training images")
+    t.add_argument("--seed", type=int, default=None, help="default 0")
+    t.add_argument("--out", default=None,
+                   help="output folder (default runs/train, or the resumed checkpoint's folder)")
     t.add_argument("--no-progress", action="store_true", help="only one line per epoch")
     thread_arg(t)
 
@@ -456,8 +682,8 @@ def main(argv: list[str] | None = None) -> int:
             train(model=args.model, dataset=args.dataset, data_dir=args.data_dir, download=args.download,
                   epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                   momentum=args.momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
-                  augment=args.augment, seed=args.seed, out=args.out, limit=args.limit,
-                  progress="epoch" if args.no_progress else True)
+                  augment=args.augment, seed=args.seed, out=args.out or "auto", limit=args.limit,
+                  progress="epoch" if args.no_progress else True, resume=args.resume)
         elif args.command == "eval":
             evaluate_checkpoint(args.checkpoint, args.dataset, args.data_dir, args.download, args.limit)
         elif args.command == "graph":

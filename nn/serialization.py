@@ -3,6 +3,13 @@
 Format: a numpy ``.npz`` (zip of ``.npy`` files), one entry per key, plus a ``__chainrule__`` entry holding UTF-8
 JSON ``{"format": "chainrule.state_dict", "version": 1, "keys": [...], "sha256": {key: hex}}`` where each digest is
 ``sha256(key, dtype.str, shape, C-order bytes)``. ``load`` recomputes the digests and names any key that differs.
+
+Optimizer state (:func:`save_optimizer_state` / :func:`load_optimizer_state`) uses the same file format: every
+array of ``Optimizer.state_dict()["state"]`` becomes an entry ``"state.<index>.<name>"`` (numpy scalars become 0-d
+entries and are given back as numpy scalars), and one more entry ``__optimizer__`` holds UTF-8 JSON with the rest:
+``{"format": "chainrule.optimizer_state", "version": 1, "param_groups": [...], "state_keys": [[index, [names]]],
+"scalars": {index: {name: number}}, "numpy_scalars": [key], "extra": {...}}``. Tuples in the JSON are written as
+``{"__tuple__": [...]}`` so ``betas=(0.9, 0.999)`` comes back a tuple. That entry is covered by the sha256 record too.
 """
 
 from __future__ import annotations
@@ -20,10 +27,12 @@ import numpy as np
 
 from ._atomic import atomic_write
 
-__all__ = ["save", "load", "RECORD_KEY"]
+__all__ = ["save", "load", "RECORD_KEY", "save_optimizer_state", "load_optimizer_state", "OPTIMIZER_KEY"]
 
 RECORD_KEY = "__chainrule__"
 _FORMAT = "chainrule.state_dict"
+OPTIMIZER_KEY = "__optimizer__"
+_OPT_FORMAT = "chainrule.optimizer_state"
 
 
 def _to_array(key: str, value: Any) -> np.ndarray:
@@ -106,3 +115,117 @@ def load(path: str | os.PathLike[str], verify: bool = True) -> dict[str, np.ndar
             if _digest(k, data[k]) != digests.get(k):
                 raise ValueError(f"{path}: entry {k!r} fails its sha256 check (file tampered with or corrupted)")
     return {k: data[k] for k in keys}
+
+
+# ------------------------------------------------------------------------------------------------ optimizer state
+def _to_json(where: str, value: Any) -> Any:
+    """``value`` as plain JSON types; tuples become ``{"__tuple__": [...]}``; anything else is a TypeError."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return value.item()
+    if isinstance(value, tuple):
+        return {"__tuple__": [_to_json(where, v) for v in value]}
+    if isinstance(value, list):
+        return [_to_json(where, v) for v in value]
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or k == "__tuple__":
+                raise TypeError(f"{where}: cannot store the dict key {k!r} in JSON")
+            out[k] = _to_json(f"{where}[{k!r}]", v)
+        return out
+    raise TypeError(f"{where}: cannot store a {type(value).__name__} (expected numbers, strings, lists, tuples, dicts)")
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__tuple__"}:
+            return tuple(_from_json(v) for v in value["__tuple__"])
+        return {k: _from_json(v) for k, v in value.items()}
+    return value
+
+
+def _flatten_optimizer_state(state_dict: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """``Optimizer.state_dict()`` -> (``{"state.<i>.<name>": array}``, JSON-able dict with everything else)."""
+    arrays: dict[str, np.ndarray] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    numpy_scalars: list[str] = []
+    state_keys: list[list[Any]] = []
+    for idx, st in state_dict["state"].items():
+        i = int(idx)
+        names = []
+        for name, v in st.items():
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"optimizer state[{i}]: names must be non-empty strings, got {name!r}")
+            key = f"state.{i}.{name}"
+            names.append(name)
+            if v is None or isinstance(v, bool | int | float | str | tuple | list | Mapping):
+                scalars.setdefault(str(i), {})[name] = _to_json(f"optimizer state[{i}][{name!r}]", v)
+            else:
+                if isinstance(v, np.generic):
+                    numpy_scalars.append(key)
+                arrays[key] = _to_array(key, v)
+        state_keys.append([i, names])
+    groups = [_to_json(f"param_groups[{j}]", dict(g)) for j, g in enumerate(state_dict["param_groups"])]
+    meta = {"format": _OPT_FORMAT, "version": 1, "param_groups": groups, "state_keys": state_keys,
+            "scalars": scalars, "numpy_scalars": numpy_scalars}
+    return arrays, meta
+
+
+def _unflatten_optimizer_state(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`_flatten_optimizer_state`; raises ``ValueError`` on anything missing or left over."""
+    numpy_scalars = set(meta["numpy_scalars"])
+    scalars = meta["scalars"]
+    used = set()
+    state: dict[int, dict[str, Any]] = {}
+    for i, names in meta["state_keys"]:
+        st: dict[str, Any] = {}
+        for name in names:
+            key = f"state.{int(i)}.{name}"
+            if key in arrays:
+                st[name] = arrays[key][()] if key in numpy_scalars else arrays[key]
+                used.add(key)
+            elif name in scalars.get(str(i), {}):
+                st[name] = _from_json(scalars[str(i)][name])
+            else:
+                raise ValueError(f"optimizer state entry {key!r} is missing")
+        state[int(i)] = st
+    extra = sorted(set(arrays) - used)
+    if extra:
+        raise ValueError(f"unexpected entries {extra} (not listed in the optimizer record)")
+    return {"state": state, "param_groups": [_from_json(g) for g in meta["param_groups"]]}
+
+
+def save_optimizer_state(state_dict: Mapping[str, Any], path: str | os.PathLike[str],
+                         extra: Mapping[str, Any] | None = None) -> None:
+    """Write ``optimizer.state_dict()`` (plus an optional JSON-able ``extra`` dict, e.g. the epoch) to ``path``.
+
+    Same safe format as :func:`save` (``.npz``, sha256 per entry, atomic, no pickle): arrays as
+    ``"state.<index>.<name>"`` entries, hyper-parameters and step counts as JSON in the ``__optimizer__`` entry.
+    """
+    arrays, meta = _flatten_optimizer_state(state_dict)
+    meta["extra"] = _to_json("extra", dict(extra or {}))
+    text = json.dumps(meta)  # before touching the file: a TypeError leaves the old one in place
+    save({**arrays, OPTIMIZER_KEY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}, path)
+
+
+def load_optimizer_state(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read a file written by :func:`save_optimizer_state` -> ``(state_dict, extra)``.
+
+    ``state_dict`` is ready for ``Optimizer.load_state_dict``. Raises ``ValueError`` naming ``path`` if the file is
+    corrupt, fails its sha256 check or is not an optimizer state file (e.g. a model checkpoint).
+    """
+    data = load(path)
+    raw = data.pop(OPTIMIZER_KEY, None)
+    if raw is None:
+        raise ValueError(f"{path}: not an optimizer state file (no {OPTIMIZER_KEY!r} entry; a model state_dict?)")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+        if meta.get("format") != _OPT_FORMAT:
+            raise ValueError(f"format is {meta.get('format')!r}, expected {_OPT_FORMAT!r}")
+        return _unflatten_optimizer_state(data, meta), _from_json(meta.get("extra", {}))
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: unreadable optimizer state: {e}") from e

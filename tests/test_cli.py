@@ -1,6 +1,7 @@
 """The chainrule command line (nn.cli / python -m nn): train, eval, graph (fast, offline)."""
 
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -13,8 +14,10 @@ import pytest
 
 import autograd
 import nn.cli as cli
+from autograd.threads import get_num_threads, set_num_threads
 from nn.cli import main
 from nn.models import MLP
+from nn.serialization import load, load_optimizer_state, save_optimizer_state
 from nn.utils import record_layers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +35,7 @@ def test_train_writes_checkpoint_metrics_and_eval_reads_it(tmp_path, capsys):
     rc = main(["train", "--dataset", "sample", "--model", "mlp", "--epochs", "1", "--limit", "500",
                "--out", str(out), "--no-progress"])
     assert rc == 0
-    for name in ("checkpoint.npz", "checkpoint.json", "metrics.json"):
+    for name in ("checkpoint.npz", "optimizer.npz", "checkpoint.json", "metrics.json"):
         assert (out / name).is_file(), name
     text = capsys.readouterr().out
     if importlib.util.find_spec("matplotlib") is not None:  # the plot is optional; the rest is not
@@ -44,6 +47,11 @@ def test_train_writes_checkpoint_metrics_and_eval_reads_it(tmp_path, capsys):
     assert 0.3 < ep["test_acc"] <= 1.0
     meta = json.loads((out / "checkpoint.json").read_text())
     assert meta["model"] == "mlp" and meta["input"] == {"pad": 0, "flatten": True}
+    opt_state, extra = load_optimizer_state(out / "optimizer.npz")
+    assert extra["epoch"] == meta["epoch"] == 1 and extra["optimizer"] == "Adam"
+    assert set(extra["rng"]) == {"autograd", "loader"}
+    assert opt_state["state"][0]["step"] == 8  # 500 images in batches of 64
+    assert opt_state["param_groups"][0]["betas"] == (0.9, 0.999)
 
     rc = main(["eval", "--checkpoint", str(out / "checkpoint.npz"), "--dataset", "sample", "--limit", "500"])
     assert rc == 0
@@ -112,3 +120,188 @@ def test_write_json_is_atomic_fsynced_and_cleans_up(tmp_path, monkeypatch):
         cli._write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 1}  # old content kept, no temporary file left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+# ------------------------------------------------------------------------------------------------ resume
+QUICK = dict(model="mlp", dataset="sample", limit=300, batch_size=50, progress=False)
+
+
+@pytest.fixture
+def quiet(monkeypatch):
+    """A sink for the training log; curves are not drawn (matplotlib is slow and not what these tests check).
+
+    Every run uses 1 thread, as ``main`` does by default: the thread count changes how products are split and so
+    the rounding, and bit-exact comparisons need the same count on both sides."""
+    monkeypatch.setattr(cli, "plot_curves", lambda *a, **k: False)
+    threads = get_num_threads()
+    set_num_threads(1)
+    with open(os.devnull, "w") as f:
+        yield f
+    set_num_threads(threads)
+
+
+def assert_same_files(a, b):
+    """Bit-identical weights and optimizer state (arrays, step counts, hyper-parameters, generator states)."""
+    wa, wb = load(a / "checkpoint.npz"), load(b / "checkpoint.npz")
+    assert list(wa) == list(wb)
+    for k in wa:
+        assert wa[k].dtype == wb[k].dtype and np.array_equal(wa[k], wb[k]), k
+    (sa, ea), (sb, eb) = load_optimizer_state(a / "optimizer.npz"), load_optimizer_state(b / "optimizer.npz")
+    assert sa["param_groups"] == sb["param_groups"] and ea == eb
+    assert list(sa["state"]) == list(sb["state"])
+    for i, st in sa["state"].items():
+        for name, v in st.items():
+            assert np.array_equal(v, sb["state"][i][name]), (i, name)
+
+
+@pytest.mark.parametrize("optimizer,augment", [("sgd", True), ("adam", False)])
+def test_resume_after_one_epoch_equals_two_straight_epochs(tmp_path, quiet, capsys, optimizer, augment):
+    kw = dict(QUICK, optimizer=optimizer, augment=augment, scheduler="none", log=quiet)
+    straight = cli.train(epochs=2, out=str(tmp_path / "straight"), **kw)
+    first = cli.train(epochs=1, out=str(tmp_path / "resumed"), **kw)
+    after_one = load(tmp_path / "resumed" / "checkpoint.npz")
+    assert first["epochs"][0]["train_loss"] == straight["epochs"][0]["train_loss"]
+
+    argv = ["train", "--resume", str(tmp_path / "resumed"), "--epochs", "2", "--no-progress"]
+    assert main(argv + (["--augment"] if augment else [])) == 0  # repeating a matching option is fine
+    assert "resuming" in capsys.readouterr().out
+    assert_same_files(tmp_path / "straight", tmp_path / "resumed")
+    final = load(tmp_path / "resumed" / "checkpoint.npz")
+    assert not np.array_equal(final["1.weight"], after_one["1.weight"])  # the resumed run did train
+    metrics = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2]
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc", "lr"):
+        assert [e[key] for e in metrics["epochs"]] == [e[key] for e in straight["epochs"]], key
+    meta = json.loads((tmp_path / "resumed" / "checkpoint.json").read_text())
+    assert meta["epoch"] == 2 and meta["train_args"]["epochs"] == 2 and meta["train_args"]["augment"] is augment
+
+
+def test_resume_interrupted_cosine_run_is_exact(tmp_path, quiet, monkeypatch):
+    kw = dict(QUICK, optimizer="adam", scheduler="cosine", epochs=3, log=quiet)
+    straight = cli.train(out=str(tmp_path / "straight"), **kw)
+    real_write_json = cli._write_json
+
+    def interrupt_after_first_epoch(path, obj):  # Ctrl-C once epoch 1 is fully saved
+        real_write_json(path, obj)
+        if Path(path).name == "metrics.json" and len(obj["epochs"]) == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_write_json", interrupt_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        cli.train(out=str(tmp_path / "run"), **kw)
+    monkeypatch.setattr(cli, "_write_json", real_write_json)
+    assert json.loads((tmp_path / "run" / "checkpoint.json").read_text())["epoch"] == 1
+
+    resumed = cli.train(resume=str(tmp_path / "run" / "checkpoint.npz"), log=quiet, progress=False)  # to 3 (planned)
+    assert [e["epoch"] for e in resumed["epochs"]] == [1, 2, 3]
+    assert [e["lr"] for e in resumed["epochs"]] == [e["lr"] for e in straight["epochs"]]  # the cosine schedule
+    assert_same_files(tmp_path / "straight", tmp_path / "run")
+
+
+def test_resume_to_more_epochs_than_planned_notes_the_schedule(tmp_path, quiet):
+    cli.train(epochs=1, out=str(tmp_path / "run"), optimizer="sgd", **QUICK, log=quiet)
+    buf = io.StringIO()
+    set_num_threads(2)
+    metrics = cli.train(resume=str(tmp_path / "run"), epochs=2, out=str(tmp_path / "fork"), log=buf, progress=False)
+    assert "schedule now spans 2 epochs" in buf.getvalue()
+    assert "written using 1 thread(s), this run uses 2" in buf.getvalue()
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2] and metrics["args"]["optimizer"] == "sgd"
+    assert metrics["epochs"][1]["lr"] == pytest.approx(0.025)  # the 2-epoch cosine's 2nd rate (1-epoch one's: 0)
+    assert json.loads((tmp_path / "run" / "checkpoint.json").read_text())["epoch"] == 1  # --out: original untouched
+    assert json.loads((tmp_path / "fork" / "checkpoint.json").read_text())["epoch"] == 2
+
+
+@pytest.fixture(scope="module")
+def one_epoch_run(tmp_path_factory):
+    """A 1-epoch MLP run on 200 sample images; each test gets its own copy."""
+    out = tmp_path_factory.mktemp("base") / "run"
+    with open(os.devnull, "w") as f:
+        cli.train(epochs=1, out=str(out), scheduler="none", **dict(QUICK, limit=200), log=f)
+    return out
+
+
+def _copy_run(src, tmp_path):
+    dst = tmp_path / "run"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _resume_error(run, capsys, *extra):
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    rc = main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", *extra])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before  # a refused resume writes nothing
+    return err
+
+
+def _edit_sidecar(run, **changes):
+    side = run / "checkpoint.json"
+    meta = json.loads(side.read_text())
+    meta.update(changes)
+    side.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("option,value,shown", [("--model", "lenet5", "model='lenet5' (checkpoint: 'mlp')"),
+                                                ("--lr", "0.5", "lr=0.5 (checkpoint: 0.001)"),
+                                                ("--seed", "1", "seed=1 (checkpoint: 0)"),
+                                                ("--scheduler", "cosine", "scheduler='cosine'")])
+def test_resume_refuses_options_that_differ_from_the_checkpoint(one_epoch_run, tmp_path, capsys, option, value,
+                                                                 shown):
+    err = _resume_error(_copy_run(one_epoch_run, tmp_path), capsys, option, value)
+    assert "options differ from the checkpoint" in err and shown in err
+
+
+def test_resume_refuses_corrupted_or_mismatched_files(one_epoch_run, tmp_path, capsys):
+    run = _copy_run(one_epoch_run, tmp_path)
+    opt_file = run / "optimizer.npz"
+    good = opt_file.read_bytes()
+
+    raw = bytearray(good)
+    raw[len(raw) // 2] ^= 0xFF  # a flipped byte: caught by the sidecar's sha256 of the file
+    opt_file.write_bytes(bytes(raw))
+    err = _resume_error(run, capsys)
+    assert "optimizer.npz does not match its sidecar" in err
+
+    _edit_sidecar(run, sha256={"weights": json.loads((one_epoch_run / "checkpoint.json").read_text())["sha256"]
+                               ["weights"], "optimizer": cli._file_sha256(opt_file)})
+    err = _resume_error(run, capsys)  # digests made to agree: the entries' own sha256/CRC still catch it
+    assert "optimizer.npz" in err and ("sha256" in err or "corrupted" in err)
+
+    opt_file.write_bytes(good)
+    shutil.copy(run / "checkpoint.npz", run / "optimizer.npz")  # a model file where the optimizer state belongs
+    _edit_sidecar(run, sha256={"weights": cli._file_sha256(run / "checkpoint.npz"),
+                               "optimizer": cli._file_sha256(opt_file)})
+    assert "not an optimizer state file" in _resume_error(run, capsys)
+
+    opt_file.unlink()
+    assert "missing optimizer state" in _resume_error(run, capsys)
+
+
+def test_resume_refuses_checkpoints_that_do_not_fit(one_epoch_run, tmp_path, capsys):
+    run = _copy_run(one_epoch_run, tmp_path)
+    meta = json.loads((run / "checkpoint.json").read_text())
+    _edit_sidecar(run, train_args={**meta["train_args"], "model": "lenet5"})  # MLP weights, LeNet-5 run
+    assert "do not fit a lenet5" in _resume_error(run, capsys)
+
+    _edit_sidecar(run, train_args={**meta["train_args"], "optimizer": "sgd"})  # Adam state, SGD run
+    assert "holds Adam state, the run uses SGD" in _resume_error(run, capsys)
+
+    _edit_sidecar(run, train_args=meta["train_args"], epoch=2)  # sidecar and optimizer file disagree on the epoch
+    assert "from epoch 1, the checkpoint from epoch 2" in _resume_error(run, capsys, "--epochs", "3")
+
+    state, extra = load_optimizer_state(run / "optimizer.npz")  # generator states of another kind of run
+    save_optimizer_state(state, run / "optimizer.npz", extra={**extra, "rng": {"autograd": extra["rng"]["autograd"]}})
+    _edit_sidecar(run, epoch=1, sha256={**meta["sha256"], "optimizer": cli._file_sha256(run / "optimizer.npz")})
+    assert "generator states" in _resume_error(run, capsys)
+
+    _edit_sidecar(run, sha256=meta["sha256"])
+    shutil.copy(one_epoch_run / "optimizer.npz", run / "optimizer.npz")
+    assert "already at epoch 1" in _resume_error(run, capsys, "--epochs", "1")
+
+    for key in ("optimizer_file", "sha256"):  # a checkpoint from before optimizer state was saved
+        del meta[key]
+    (run / "checkpoint.json").write_text(json.dumps(meta))
+    assert "has no optimizer state" in _resume_error(run, capsys)
+    rc = main(["train", "--resume", str(tmp_path / "nowhere")])
+    assert rc == 1 and "no checkpoint here" in capsys.readouterr().err

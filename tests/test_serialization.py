@@ -7,9 +7,12 @@ import zipfile
 import numpy as np
 import pytest
 
+import autograd
 import nn.serialization as ser
 from autograd import Tensor
-from nn.serialization import RECORD_KEY, load, save
+from nn.models import MLP
+from nn.optim import SGD, Adam
+from nn.serialization import OPTIMIZER_KEY, RECORD_KEY, load, load_optimizer_state, save, save_optimizer_state
 
 
 def state():
@@ -169,3 +172,100 @@ def test_atomic_write_new_path_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         save({"w": np.ones(3)}, tmp_path / "new.npz")
     assert not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------------------------------------ optimizer state
+def trained_optimizer(kind, steps=3):
+    """An MLP and its optimizer after ``steps`` updates on fixed random data."""
+    autograd.manual_seed(0)
+    net = MLP([5, 4, 3])
+    opt = {"sgd": lambda: SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+           "adam": lambda: Adam(net.parameters(), lr=0.01, betas=(0.8, 0.95), amsgrad=True)}[kind]()
+    x = Tensor(np.random.default_rng(1).normal(size=(6, 5)).astype(np.float32))
+    for _ in range(steps):
+        opt.zero_grad()
+        (net(x) ** 2).mean().backward()
+        opt.step()
+    return net, opt, x
+
+
+def assert_same_optimizer_state(a, b):
+    assert a["param_groups"] == b["param_groups"]
+    for ga, gb in zip(a["param_groups"], b["param_groups"]):
+        assert {k: type(v) for k, v in ga.items()} == {k: type(v) for k, v in gb.items()}  # betas stays a tuple
+    assert list(a["state"]) == list(b["state"])
+    for i in a["state"]:
+        assert list(a["state"][i]) == list(b["state"][i])
+        for name, va in a["state"][i].items():
+            vb = b["state"][i][name]
+            assert type(va) is type(vb), (i, name)
+            if isinstance(va, np.ndarray):
+                assert va.dtype == vb.dtype and va.shape == vb.shape
+                np.testing.assert_array_equal(va, vb)
+            else:
+                assert va == vb
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_optimizer_state_round_trip_continues_identically(tmp_path, kind):
+    net, opt, x = trained_optimizer(kind)
+    sd = opt.state_dict()
+    assert sd["state"]  # momentum buffers / Adam moments exist, so the test covers them
+    extra = {"epoch": 3, "rng": np.random.default_rng(5).bit_generator.state, "pair": (1, 2.5)}
+    path = tmp_path / "optimizer.npz"
+    save_optimizer_state(sd, path, extra=extra)
+    loaded, extra_back = load_optimizer_state(path)
+    assert_same_optimizer_state(sd, loaded)
+    assert extra_back == extra and isinstance(extra_back["pair"], tuple)
+    with np.load(path, allow_pickle=False) as z:  # arrays as "state.<i>.<name>", the rest as JSON
+        names = set(z.files) - {RECORD_KEY, OPTIMIZER_KEY}
+        assert all(n.startswith("state.") and z[n].dtype != object for n in names)
+        buf = "momentum_buffer" if kind == "sgd" else "exp_avg"
+        assert f"state.0.{buf}" in names and "state.0.step" not in names
+
+    # a fresh optimizer over a copy of the weights, given the loaded state, takes the same next steps
+    net2, opt2, _ = trained_optimizer(kind, steps=0)
+    net2.load_state_dict(net.state_dict())
+    opt2.load_state_dict(loaded)
+    for model, o in ((net, opt), (net2, opt2)):
+        for _ in range(2):
+            o.zero_grad()
+            (model(x) ** 2).mean().backward()
+            o.step()
+    for (k, a), b in zip(net.state_dict().items(), net2.state_dict().values()):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=k)
+
+
+def test_optimizer_state_numpy_scalars_keep_their_dtype(tmp_path):
+    sd = {"state": {2: {"step": np.float32(4.0), "count": 7, "buf": np.ones(3, np.float16)}},
+          "param_groups": [{"lr": np.float64(0.5), "betas": (0.9, 0.99), "params": [2]}]}
+    save_optimizer_state(sd, tmp_path / "o.npz")
+    out, extra = load_optimizer_state(tmp_path / "o.npz")
+    st = out["state"][2]
+    assert type(st["step"]) is np.float32 and st["step"] == 4 and type(st["count"]) is int
+    assert st["buf"].dtype == np.float16 and extra == {}
+    assert out["param_groups"] == [{"lr": 0.5, "betas": (0.9, 0.99), "params": [2]}]
+
+
+def test_optimizer_state_errors(tmp_path):
+    path = tmp_path / "o.npz"
+    with pytest.raises(TypeError, match="lambda|function"):  # not JSON-able: refused, nothing written
+        save_optimizer_state({"state": {}, "param_groups": [{"lr": 0.1, "fn": lambda: 0, "params": []}]}, path)
+    assert not path.exists()
+    save(state(), tmp_path / "model.npz")
+    with pytest.raises(ValueError, match="not an optimizer state file"):
+        load_optimizer_state(tmp_path / "model.npz")
+
+    _, opt, _ = trained_optimizer("adam", steps=1)
+    save_optimizer_state(opt.state_dict(), path)
+    with zipfile.ZipFile(path) as z:
+        meta = json.loads(np.load(io.BytesIO(z.read(f"{OPTIMIZER_KEY}.npy"))).tobytes())
+    meta["state_keys"][0][1].append("exp_avg_sq_typo")  # record and entries disagree
+    rewrite_entry(path, OPTIMIZER_KEY, np.frombuffer(json.dumps(meta).encode(), np.uint8))
+    with pytest.raises(ValueError, match=OPTIMIZER_KEY):  # the JSON entry is sha256-checked like any other
+        load_optimizer_state(path)
+    arrays = load(path, verify=False)
+    arrays.pop(OPTIMIZER_KEY)
+    save({**arrays, OPTIMIZER_KEY: np.frombuffer(json.dumps(meta).encode(), np.uint8)}, path)  # consistent digests
+    with pytest.raises(ValueError, match="exp_avg_sq_typo.*missing"):
+        load_optimizer_state(path)
