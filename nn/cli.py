@@ -432,8 +432,8 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
         _restore(info, model, net, opt, sched, train_loader)
         previous = _previous_epochs(info["checkpoint"].parent, start, log)
         planned = info["train_args"]["epochs"]
-        print(f"resuming {info['checkpoint']} at epoch {start}: training epochs {start + 1}-{recipe['epochs']} "
-              f"(the progress lines count this run's epochs from 1)", file=log, flush=True)
+        print(f"resuming {info['checkpoint']} at epoch {start}: training epochs {start + 1}-{recipe['epochs']}",
+              file=log, flush=True)
         if info.get("threads", get_num_threads()) != get_num_threads():
             print(f"note: the checkpoint was written using {info['threads']} thread(s), this run uses "
                   f"{get_num_threads()} (--threads): matrix products may round differently, so the weights can "
@@ -458,7 +458,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
     trained = []
 
     def save_epoch(record: dict[str, Any]) -> None:
-        epoch = start + record["epoch"]
+        epoch = record["epoch"]
         trained.append(epoch)
         metrics["epochs"].append({
             "epoch": epoch, "train_loss": record["train_loss"], "train_acc": record["train_acc"],
@@ -480,7 +480,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
             _write_json(outdir / "metrics.json", metrics)
 
     fit(net, train_loader, F.cross_entropy, opt, recipe["epochs"] - start, val_loader=test_loader, scheduler=sched,
-        progress=progress, callbacks=[save_epoch], stream=log)
+        progress=progress, callbacks=[save_epoch], stream=log, initial_epoch=start)
     if not trained:  # epochs=0: still score the initial model
         res = evaluate(net, test_loader, F.cross_entropy)
         metrics["test_accuracy"] = res["accuracy"]

@@ -118,12 +118,13 @@ def fit(model: Any, train_loader: Iterable[Any], loss_fn: Callable[[Any, Any], A
         epochs: int = 1, val_loader: Iterable[Any] | None = None, scheduler: Any = None,
         progress: bool | str = True, callbacks: Sequence[Callable[[dict[str, Any]], Any]] | None = None,
         log_every: int | None = None, clip_grad_norm: float | None = None,
-        stream: Any = None) -> list[dict[str, Any]]:
+        stream: Any = None, initial_epoch: int = 0) -> list[dict[str, Any]]:
     """Train ``model`` for ``epochs`` passes over ``train_loader``; returns the history, one dict per epoch.
 
-    Each record has ``epoch`` (from 1), ``train_loss`` (mean over samples), ``train_acc`` (None unless the
-    outputs are N x C scores and the targets integer labels), ``val_loss``/``val_acc`` (None without
-    ``val_loader``), ``seconds`` (training + validation time) and ``lr`` (the rate used during the epoch).
+    Each record has ``epoch`` (counted from ``initial_epoch + 1``: pass the epochs already done when
+    resuming), ``train_loss`` (mean over samples), ``train_acc`` (None unless the outputs are N x C scores
+    and the targets integer labels), ``val_loss``/``val_acc`` (None without ``val_loader``), ``seconds``
+    (training + validation time) and ``lr`` (the rate used during the epoch).
 
     * ``scheduler``: its ``step()`` is called after every epoch.
     * ``progress``: True -> tqdm bars in a terminal/notebook when tqdm is installed, else a printed line
@@ -141,7 +142,8 @@ def fit(model: Any, train_loader: Iterable[Any], loss_fn: Callable[[Any, Any], A
     if clip_grad_norm is not None:
         from .utils import clip_grad_norm_
     history: list[dict[str, Any]] = []
-    for epoch in range(1, epochs + 1):
+    last = initial_epoch + epochs
+    for epoch in range(initial_epoch + 1, last + 1):
         t0 = time.perf_counter()
         lr = _lr(optimizer)
         model.train()
@@ -149,7 +151,7 @@ def fit(model: Any, train_loader: Iterable[Any], loss_fn: Callable[[Any, Any], A
             n_batches: int | None = len(train_loader)  # type: ignore[arg-type]
         except TypeError:
             n_batches = None
-        desc = f"epoch {epoch}/{epochs}"
+        desc = f"epoch {epoch}/{last}"
         bar = plain = None
         batches: Iterable[Any] = train_loader
         if bar_cls is not None:
@@ -211,7 +213,7 @@ def fit(model: Any, train_loader: Iterable[Any], loss_fn: Callable[[Any, Any], A
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         if progress:
-            msg = f"epoch {epoch}/{epochs}: train loss {_fmt(record['train_loss'])}"
+            msg = f"epoch {epoch}/{last}: train loss {_fmt(record['train_loss'])}"
             if record["train_acc"] is not None:
                 msg += f" acc {_fmt(record['train_acc'])}"
             if val_loader is not None:

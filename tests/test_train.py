@@ -103,3 +103,18 @@ def test_evaluate_and_predict_restore_each_submodules_mode():
     assert model.training and not model[3].training
     predict(model, x)
     assert model.training and not model[3].training
+
+
+def test_fit_numbers_epochs_from_initial_epoch():
+    """A resumed run (initial_epoch=2) reports epochs 3 and 4, in its records and its progress lines."""
+    import io
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, 4)).astype(np.float32), rng.integers(0, 2, 32)
+    model = MLP([4, 2])
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    out = io.StringIO()
+    hist = fit(model, loader, F.cross_entropy, SGD(model.parameters(), lr=0.1), epochs=2,
+               progress="epoch", stream=out, initial_epoch=2)
+    assert [r["epoch"] for r in hist] == [3, 4]
+    assert "epoch 3/4:" in out.getvalue() and "epoch 4/4:" in out.getvalue()
