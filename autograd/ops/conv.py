@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
+from ..graph import _GradMode
 from ..tensor import Tensor
 from ..threads import gemm_threads, get_num_threads, parallel_for
-from ._util import lift
+from ._util import const, lift
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d"]
 
@@ -212,12 +213,13 @@ def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, gm: _ConvG
     return y
 
 
-def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom) -> np.ndarray:
+def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom, threads: int | None = None) -> np.ndarray:
     """x-gradient of y = conv(x, w) given g = dL/dy: a transposed convolution, col2im(W^T g).
 
     col2im in two passes: the column gradients are copied into a zeroed "skewed" buffer z where
     row (c, i, j) is shifted by kernel offset (i, j) in the (Hp, Wp, m) layout, then one
     reduction over the kh*kw rows gives the padded x-gradient (no read-modify-write loop).
+    ``threads=1`` runs the chunks in order on the calling thread, leaving BLAS's threads alone.
     """
     n, c, h, wd = gm.xshape
     o, _, kh, kw = w.shape
@@ -227,7 +229,8 @@ def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom) -> np.ndar
     w2t = w.reshape(o, -1).T.astype(dtype, copy=False)
     gx = np.empty((n, c, h, wd), dtype)
     bounds = _chunks(gm, gx.itemsize)
-    _gemm_setup(gm, bounds)
+    if threads != 1:
+        _gemm_setup(gm, bounds)
 
     def work(k: int) -> None:
         s, e = bounds[k], bounds[k + 1]
@@ -247,25 +250,45 @@ def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom) -> np.ndar
         np.add.reduce(z, axis=1, out=gxt.reshape(c, -1))
         np.copyto(gx[s:e], gxt[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2))
 
-    parallel_for(len(bounds) - 1, work)
+    parallel_for(len(bounds) - 1, work, threads)
     return gx
 
 
-def _conv_backward_weight(x: np.ndarray, g: np.ndarray, gm: _ConvGeom) -> np.ndarray:
-    """w-gradient of y = conv(x, w): g (O, positions) @ cols^T, summed over the chunks in order."""
+def _conv_backward_weight(x: np.ndarray, g: np.ndarray, gm: _ConvGeom, threads: int | None = None) -> np.ndarray:
+    """w-gradient of y = conv(x, w): g (O, positions) @ cols^T, summed over the chunks in order.
+
+    ``threads=1`` runs the chunks in order on the calling thread, leaving BLAS's threads alone.
+    """
     o = gm.wshape[0]
     dtype = np.result_type(x, g)
     bounds = _chunks(gm, np.dtype(dtype).itemsize)
-    _gemm_setup(gm, bounds)
+    if threads != 1:
+        _gemm_setup(gm, bounds)
     parts = np.empty((len(bounds) - 1, o, gm.ckk), dtype)
 
     def work(k: int) -> None:
         s, e = bounds[k], bounds[k + 1]
         np.matmul(_g_rows(g, s, e, dtype), _cols(x, s, e, gm, dtype).T, out=parts[k])
 
-    parallel_for(len(bounds) - 1, work)
+    parallel_for(len(bounds) - 1, work, threads)
     # summed in chunk order whatever the thread count, so results do not depend on it
     return np.add.reduce(parts, axis=0).reshape(gm.wshape)
+
+
+def _conv_grads(x: np.ndarray, w: np.ndarray, g: np.ndarray, gm: _ConvGeom) -> list[np.ndarray]:
+    """[x-gradient, w-gradient] of conv(x, w), computed side by side.
+
+    The two are independent, so one thread computes each, with its chunks in order (the same
+    arithmetic as the two ops above, so the same numbers): one parallel region instead of two
+    (each costs thread wake-ups), and each thread keeps its own data in cache.
+    """
+    grads: list = [None, None]
+
+    def work(k: int) -> None:
+        grads[k] = _conv_backward_input(g, w, gm, threads=1) if k == 0 else _conv_backward_weight(x, g, gm, threads=1)
+
+    parallel_for(2, work)
+    return grads
 
 
 class Conv2d(Function):
@@ -281,8 +304,12 @@ class Conv2d(Function):
     def backward(self, out, g):
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_grad
-        gx = Conv2dBackwardInput.apply(g, w, gm=self.gm) if need[0] else None
-        gw = Conv2dBackwardWeight.apply(x, g, gm=self.gm) if need[1] else None
+        if need[0] and need[1] and not _GradMode.enabled and get_num_threads() > 1:
+            # no graph recorded (no create_graph): the same two ops' arithmetic, one thread each
+            gx, gw = (const(a) for a in _conv_grads(x.data, w.data, g.data, self.gm))
+        else:
+            gx = Conv2dBackwardInput.apply(g, w, gm=self.gm) if need[0] else None
+            gw = Conv2dBackwardWeight.apply(x, g, gm=self.gm) if need[1] else None
         if len(self.inputs) == 2:
             return gx, gw
         gb = g.sum(axis=(0, 2, 3)) if need[2] else None
