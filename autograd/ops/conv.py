@@ -275,17 +275,23 @@ def _conv_backward_weight(x: np.ndarray, g: np.ndarray, gm: _ConvGeom, threads: 
     return np.add.reduce(parts, axis=0).reshape(gm.wshape)
 
 
-def _conv_grads(x: np.ndarray, w: np.ndarray, g: np.ndarray, gm: _ConvGeom) -> list[np.ndarray]:
-    """[x-gradient, w-gradient] of conv(x, w), computed side by side.
+def _conv_grads(x: np.ndarray, w: np.ndarray, g: np.ndarray, gm: _ConvGeom, bias: bool) -> list:
+    """[x-gradient, w-gradient, bias gradient or None] of conv(x, w) + b, computed side by side.
 
-    The two are independent, so one thread computes each, with its chunks in order (the same
-    arithmetic as the two ops above, so the same numbers): one parallel region instead of two
-    (each costs thread wake-ups), and each thread keeps its own data in cache.
+    They are independent, so one thread computes the x-gradient and another the w-gradient and
+    then the bias gradient (the lighter side), each with its chunks in order (the same arithmetic
+    as the ops above, so the same numbers): one parallel region instead of two (each costs thread
+    wake-ups), and each thread keeps its own data in cache.
     """
-    grads: list = [None, None]
+    grads: list = [None, None, None]
 
     def work(k: int) -> None:
-        grads[k] = _conv_backward_input(g, w, gm, threads=1) if k == 0 else _conv_backward_weight(x, g, gm, threads=1)
+        if k == 0:
+            grads[0] = _conv_backward_input(g, w, gm, threads=1)
+        else:
+            grads[1] = _conv_backward_weight(x, g, gm, threads=1)
+            if bias:
+                grads[2] = g.sum(axis=(0, 2, 3))
 
     parallel_for(2, work)
     return grads
@@ -304,16 +310,15 @@ class Conv2d(Function):
     def backward(self, out, g):
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_grad
+        bias = len(self.inputs) == 3 and need[2]
         if need[0] and need[1] and not _GradMode.enabled and get_num_threads() > 1:
-            # no graph recorded (no create_graph): the same two ops' arithmetic, one thread each
-            gx, gw = (const(a) for a in _conv_grads(x.data, w.data, g.data, self.gm))
+            # no graph recorded (no create_graph): the same ops' arithmetic, side by side on two threads
+            gx, gw, gb = (None if a is None else const(a) for a in _conv_grads(x.data, w.data, g.data, self.gm, bias))
         else:
             gx = Conv2dBackwardInput.apply(g, w, gm=self.gm) if need[0] else None
             gw = Conv2dBackwardWeight.apply(x, g, gm=self.gm) if need[1] else None
-        if len(self.inputs) == 2:
-            return gx, gw
-        gb = g.sum(axis=(0, 2, 3)) if need[2] else None
-        return gx, gw, gb
+            gb = g.sum(axis=(0, 2, 3)) if bias else None
+        return (gx, gw) if len(self.inputs) == 2 else (gx, gw, gb)
 
 
 class Conv2dBackwardInput(Function):
