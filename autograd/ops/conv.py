@@ -475,35 +475,44 @@ def _batch_parts(n: int, size: int) -> list[int]:
 
 
 def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
-    """2x2 stride-2 max-pool via a (N, C, ho, 2, 2*wo) view: row pairs first, then column pairs.
+    """2x2 stride-2 max-pool of a contiguous x by shifted whole-array passes.
 
-    Row pairs first makes every pass a long loop (the column pairs of a contiguous (.., 2*wo)
-    array are one stride-2 run), which matters for small maps.  The window index (0..3,
+    numpy is slow on the short rows of window views, so the two passes that touch every input
+    run over the flat array against itself shifted by one image row (each entry against the
+    one below it: ``rm`` their max, ``ih`` whether the lower one is strictly bigger; half the
+    results are never used, but the loops are long and contiguous); the values for each window's
+    two columns are then gathered at its top-left position p and p + 1 (an odd last row or column
+    belongs to no window and is never gathered).  The window index (0..3,
     row-major) is the first maximum in row-major order, assembled with uint8 bit operations:
     the bottom entry wins its column only if strictly bigger; the right column wins if its
     maximum is strictly bigger, or equal with its winner in the top row and the left one's in
     the bottom row.  Parts of the batch run on the intra-op threads (ufuncs release the GIL).
     """
-    n, c = x.shape[:2]
+    n, c, h, w = x.shape
     ho, wo = gm.ho, gm.wo
-    x5 = x[:, :, : 2 * ho, : 2 * wo].reshape(n, c, ho, 2, 2 * wo)
+    xf = x.reshape(-1)
     y = np.empty((n, c, ho, wo), x.dtype)
     idx = np.empty((n, c, ho, wo), np.uint8)
+    yf, idxf = y.reshape(-1), idx.reshape(-1)
+    left = _flat_pos_base(gm, x.shape).reshape(n, -1)  # top-left position of each window, per sample
+    per_in, per_out = c * h * w, c * ho * wo
     bounds = _batch_parts(n, y.size)
 
     def work(k: int) -> None:
         s, e = bounds[k], bounds[k + 1]
-        top, bottom = x5[s:e, :, :, 0], x5[s:e, :, :, 1]
-        mr = np.maximum(top, bottom)  # (m, c, ho, 2*wo): max of each column of the window
-        ih = np.greater(bottom, top).view(np.uint8)  # the bottom one wins only if strictly bigger
-        left, right = mr[..., 0::2], mr[..., 1::2]
-        np.maximum(left, right, out=y[s:e])
-        iw = np.greater(right, left).view(np.uint8)
-        ihl, ihr = ih[..., 0::2], ih[..., 1::2]
-        tie = np.equal(right, left).view(np.uint8)
+        xs = xf[s * per_in : e * per_in]
+        rm = np.maximum(xs[:-w], xs[w:])
+        ih = np.greater(xs[w:], xs[:-w]).view(np.uint8)
+        p = left[: e - s].reshape(-1)  # positions within this part
+        p1 = p + 1
+        ml, mr = rm.take(p, mode="clip"), rm.take(p1, mode="clip")  # "clip": never out of range here
+        ihl, ihr = ih.take(p, mode="clip"), ih.take(p1, mode="clip")
+        np.maximum(ml, mr, out=yf[s * per_out : e * per_out])
+        iw = np.greater(mr, ml).view(np.uint8)
+        tie = np.equal(mr, ml).view(np.uint8)
         tie &= np.greater(ihl, ihr).view(np.uint8)  # equal maxima: right only if its winner is higher
         iw |= tie
-        out = idx[s:e]
+        out = idxf[s * per_out : e * per_out]
         np.bitwise_xor(ihl, ihr, out=out)
         out &= iw
         out ^= ihl  # the winning column's row bit
@@ -517,10 +526,11 @@ def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
     return y, idx
 
 
-def _flat_pos_base(gm: _PoolGeom) -> np.ndarray:
-    """2x2 path: flat position in the input of each window's top-left entry (cached per shape)."""
-    n, c, h, w = gm.xshape
-    key = ("pos2x2", gm.xshape)
+def _flat_pos_base(gm: _PoolGeom, shape: tuple | None = None) -> np.ndarray:
+    """2x2 path: flat position of each window's top-left entry in an array of ``shape`` (default:
+    the input's), cached per shape."""
+    n, c, h, w = shape = gm.xshape if shape is None else shape
+    key = ("pos2x2", shape)
     base = _buffers.get(key)
     if base is None:
         ho, wo = gm.ho, gm.wo
@@ -533,7 +543,7 @@ def _flat_pos_base(gm: _PoolGeom) -> np.ndarray:
 def _flat_pos(idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
     """2x2 path: flat position in the input of each window's winner."""
     w = gm.xshape[3]
-    return _flat_pos_base(gm) + np.array([0, 1, w, w + 1], np.intp).take(idx)
+    return _flat_pos_base(gm) + np.array([0, 1, w, w + 1], np.intp).take(idx, mode="clip")
 
 
 def _scatter2x2(g: np.ndarray, idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
@@ -549,7 +559,7 @@ def _scatter2x2(g: np.ndarray, idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
 
     def work(k: int) -> None:
         s, e = bounds[k], bounds[k + 1]
-        flat[pos[s:e] + steps.take(idx[s:e])] = g[s:e]
+        flat[pos[s:e] + steps.take(idx[s:e], mode="clip")] = g[s:e]
 
     parallel_for(len(bounds) - 1, work)
     return gx
@@ -561,7 +571,7 @@ class MaxPool2d(Function):
     def forward(self, x):
         gm = self.gm
         if _is_2x2(gm):
-            y, self.idx = _max2x2(x, gm)
+            y, self.idx = _max2x2(np.ascontiguousarray(x), gm)
             return y
         xp = _pad(x, gm.ph, gm.pw, -np.inf)
         views = _windows(xp, gm.kh, gm.kw, gm.sh, gm.sw, gm.ho, gm.wo)
@@ -595,7 +605,7 @@ class MaxPool2dGather(Function):
     def forward(self, v):
         gm = self.gm
         if _is_2x2(gm):
-            return np.ascontiguousarray(v).reshape(-1)[_flat_pos(self.idx, gm)]
+            return np.ascontiguousarray(v).reshape(-1).take(_flat_pos(self.idx, gm), mode="clip")
         vp = _pad(v, gm.ph, gm.pw)
         views = [view for _, view in _windows(vp, gm.kh, gm.kw, gm.sh, gm.sw, gm.ho, gm.wo)]
         if len(views) <= 32:
