@@ -301,17 +301,18 @@ def run_backward(
             node._gacc = None
             if g is reached:
                 continue  # nothing flowed here
-            if want is not None and id(node) in want:
-                found[id(node)] = g
             a = node._a
+            if want is not None:
+                if id(node) in want:
+                    found[id(node)] = g
+                if a is not None and id(node) not in needed:
+                    continue  # no requested input lies behind this node: its backward is not run
             if a is None:  # a leaf (or an operation whose graph was released)
                 if node._backward is not None:
                     raise RuntimeError(_FREED_MSG)
                 if accumulate:
                     node._accumulate(g)
                 continue
-            if needed is not None and id(node) not in needed:
-                continue  # no requested input lies behind this node: its backward is not run
             if accumulate and node._retain_grad:
                 node.grad = g
             f = node._backward  # a slot read (calling node._backward(...) directly is a slower method lookup)
