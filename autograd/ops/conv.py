@@ -25,9 +25,12 @@ the product ``W (C_out, C_in*kH*kW) @ cols`` is one large matrix product per
 chunk, and its (C_out, ho, wo, N) result is transposed back to NCHW.  Scratch
 arrays are reused between calls (a large fresh temporary per call costs page
 faults); the columns are rebuilt for the weight gradient rather than kept alive
-between forward and backward.  Pooling works on ``kH*kW`` strided views of the
-input (no window copy) and max-pooling keeps a compact ``uint8`` index of the
-winner in each window.
+between forward and backward.  Without ``create_graph`` and with two or more
+threads, the input and weight gradients are computed side by side, one thread
+each.  Pooling works on ``kH*kW`` strided views of the input (no window copy)
+and max-pooling keeps a compact ``uint8`` index of the winner in each window;
+2x2 max-pooling compares the whole array with itself shifted by a row (numpy is
+slow on the short rows of window views).
 """
 
 from __future__ import annotations
