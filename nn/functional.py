@@ -416,7 +416,8 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smo
 
 def nll_loss(input: Tensor, target: Any, reduction: str = "mean", ignore_index: int = -100, *,
              weight: Any = None) -> Tensor:
-    """-input[i, target_i] for log-probabilities ``input`` (N, C) (or (C,) with a scalar target).
+    """-input[i, target_i] for log-probabilities ``input`` (N, C) (or (C,) with a scalar target,
+    or (N, C, d1, ...) with target (N, d1, ...), as PyTorch).
 
     ``'mean'`` averages over the rows whose target is not ``ignore_index``.
     ``weight`` (keyword only; a constant of shape (C,), no gradient) makes row i's loss
@@ -429,8 +430,16 @@ def nll_loss(input: Tensor, target: Any, reduction: str = "mean", ignore_index: 
     if x.ndim == 1:
         loss = nll_loss(x.reshape(1, -1), t.reshape(-1), reduction, ignore_index, weight=weight)
         return loss.reshape(()) if reduction == "none" else loss
+    if x.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C), as cross_entropy
+        N, C = x.shape[:2]
+        rest = x.shape[2:]
+        if t.shape != (N, *rest):
+            raise ValueError(f"nll_loss: input of shape {x.shape} needs a target of shape {(N, *rest)}, got {t.shape}")
+        loss = nll_loss(x.permute((0, *range(2, x.ndim), 1)).reshape(-1, C), t.reshape(-1), reduction,
+                        ignore_index, weight=weight)
+        return loss.reshape((N, *rest)) if reduction == "none" else loss
     if x.ndim != 2:
-        raise ValueError(f"nll_loss: expected input of shape (N, C) or (C,), got {x.shape}")
+        raise ValueError(f"nll_loss: expected input of shape (N, C), (C,) or (N, C, d1, ...), got {x.shape}")
     N, C = x.shape
     w = _weight_vector(weight, C, x.dtype, "nll_loss")
     q, mask = _class_weights(t.reshape(-1), N, C, ignore_index, x.dtype, "nll_loss")

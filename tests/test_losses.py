@@ -93,6 +93,14 @@ def test_cross_entropy_ignore_index_and_spatial():
     per = -log_softmax_np(flat)[np.arange(32), tt.reshape(-1)]
     np.testing.assert_allclose(F.cross_entropy(t64(zz), tt, "none").data, per.reshape(2, 4, 4))
     gradcheck(lambda z: F.cross_entropy(z, tt), t64(zz), mode="random")
+    # nll_loss takes the same (N, C, d1, ...) layout, and says what target it needs
+    ls = zz - np.log(np.exp(zz).sum(1, keepdims=True))
+    per = -ls.transpose(0, 2, 3, 1).reshape(-1, 3)[np.arange(32), tt.reshape(-1)]
+    np.testing.assert_allclose(F.nll_loss(t64(ls), tt, "none").data, per.reshape(2, 4, 4))
+    np.testing.assert_allclose(F.nll_loss(t64(ls), tt).data, per.mean())
+    gradcheck(lambda a: F.nll_loss(a, tt, "sum"), t64(ls))
+    with pytest.raises(ValueError, match=r"nll_loss: input of shape \(2, 3, 4, 4\) needs a target of shape"):
+        F.nll_loss(t64(ls), tt[:, :2])
 
 
 def test_cross_entropy_is_stable_for_huge_logits():
@@ -331,6 +339,8 @@ def test_weighted_cross_entropy_and_nll_match_torch(smoothing):
     _torch_agrees(torch, lambda a, r: F.cross_entropy(a, tt, r, smoothing, weight=w),
                   lambda a, r: tF.cross_entropy(a, torch.tensor(tt), weight=tw, reduction=r,
                                                 label_smoothing=smoothing), zz)
+    _torch_agrees(torch, lambda a, r: F.nll_loss(a, tt, r, weight=w),
+                  lambda a, r: tF.nll_loss(a, torch.tensor(tt), weight=tw, reduction=r), zz)
     _torch_agrees(torch, lambda a, r: F.cross_entropy(a, np.int64(3), r, smoothing, weight=w),
                   lambda a, r: tF.cross_entropy(a, torch.tensor(3), weight=tw, reduction=r,
                                                 label_smoothing=smoothing), z[0])
