@@ -107,11 +107,12 @@ class BCELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """``BCELoss(sigmoid(x), y)`` computed stably from logits x; ``pos_weight`` weighs positives."""
+    """``BCELoss(sigmoid(x), y)`` computed stably from logits x; ``pos_weight`` weighs positives (a buffer,
+    so it is saved in ``state_dict`` and converted by ``.to()``/``.double()`` with the module)."""
 
     def __init__(self, reduction: str = "mean", pos_weight: Any = None) -> None:
         super().__init__(reduction)
-        self.pos_weight = pos_weight
+        self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return F.binary_cross_entropy_with_logits(input, target, self.reduction, self.pos_weight)

@@ -148,6 +148,9 @@ def test_bce_with_logits_stable_and_consistent():
     expect = -(pw.data * y * np.log(sig) + (1 - y) * np.log(1 - sig)).mean()
     np.testing.assert_allclose(F.binary_cross_entropy_with_logits(t64(x), y, pos_weight=pw).data, expect)
     gradcheck(lambda x, pw: F.binary_cross_entropy_with_logits(x, t64(y, False), pos_weight=pw), t64(x), pw)
+    module = nn.BCEWithLogitsLoss(pos_weight=[1.0, 2.0, 3.0])  # a buffer: saved with the module, used by it
+    np.testing.assert_array_equal(module.state_dict()["pos_weight"], [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(module(t64(x), y).data, expect)
     big = Tensor(np.array([1e4, -1e4, 1e4, 0.0], np.float32), requires_grad=True)
     loss = F.binary_cross_entropy_with_logits(big, np.array([0.0, 1.0, 1.0, 1.0]), "none")
     np.testing.assert_allclose(loss.data, [1e4, 1e4, 0, np.log(2)], rtol=1e-6)
