@@ -155,6 +155,7 @@ class BatchNormTrain(Function):
         invstd = 1.0 / np.sqrt(var + self.eps)
         xhat = xc * invstd
         self.mean, self.var, self.invstd, self.xhat = mean, var, invstd, xhat
+        self.stats[:] = [mean, var]  # handed to the caller even when no graph keeps this node
         if weight is None:
             return xhat
         shape = mean.shape
@@ -225,13 +226,9 @@ def batch_norm(input: Tensor, running_mean: Any, running_var: Any, weight: Tenso
         if m <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
         ins = (x,) if weight is None else (x, weight, bias if bias is not None else _const(np.zeros(C, x.dtype)))
-        out = BatchNormTrain.apply(*ins, axes=axes, eps=eps)
-        fn = out._ctx
-        if fn is None:  # no graph was recorded: recompute the statistics for the running update
-            mean = x.data.mean(axis=axes)
-            var = x.data.var(axis=axes)
-        else:
-            mean, var = fn.mean.reshape(C), fn.var.reshape(C)
+        stats: list = []
+        out = BatchNormTrain.apply(*ins, axes=axes, eps=eps, stats=stats)
+        mean, var = stats[0].reshape(C), stats[1].reshape(C)
         if rm is not None:
             if momentum is None:
                 n = int(_raw_buf(num_batches_tracked))

@@ -130,7 +130,9 @@ def bn_ref(x, gamma, beta, eps, axes):
     return (x - mean) / np.sqrt(var + eps) * gamma + beta
 
 
-def test_batchnorm1d_training_and_running_stats_by_hand():
+@pytest.mark.parametrize("record", [True, False])
+def test_batchnorm1d_training_and_running_stats_by_hand(record):
+    """Also under no_grad (training mode, no graph kept: e.g. re-estimating the statistics)."""
     bn = nn.BatchNorm1d(3, momentum=0.1).double()
     rng = np.random.default_rng(0)
     bn.weight.data[:] = [1.0, 2.0, 0.5]
@@ -138,7 +140,9 @@ def test_batchnorm1d_training_and_running_stats_by_hand():
     xs = [rng.normal(2, 3, (8, 3)) for _ in range(2)]
     rm, rv = np.zeros(3), np.ones(3)
     for xa in xs:
-        y = bn(Tensor(xa))
+        with autograd.set_grad_enabled(record):
+            y = bn(Tensor(xa))
+        assert (y.grad_fn is not None) == record
         np.testing.assert_allclose(y.data, bn_ref(xa, bn.weight.data, bn.bias.data, 1e-5, (0,)), atol=1e-12)
         rm = 0.9 * rm + 0.1 * xa.mean(0)
         rv = 0.9 * rv + 0.1 * xa.var(0, ddof=1)  # unbiased for the running estimate
