@@ -149,33 +149,33 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
         grads = fn.backward(out, g)
     inputs = fn.inputs
     needs = fn.needs_grad
-    result = list(grads)
-    for i, gx in enumerate(result):  # each gradient fitted to its input (_fit only on a mismatch)
-        if gx is not None:
-            if not needs[i]:
-                result[i] = None
-            else:
-                gd, xd = gx.data, inputs[i].data
-                if gd.shape != xd.shape or gd.dtype != xd.dtype:
-                    result[i] = _fit(gx, inputs[i], fn)
-    if _Anomaly.enabled:
-        _check_finite("backward", type(fn).__name__, result, [t.shape for t in inputs])
     tok = _adopt_pass
-    if tok is not None:
+    result = list(grads)
+    for i, gx in enumerate(result):
+        if gx is None:
+            continue
+        if not needs[i]:
+            result[i] = None
+            continue
+        x = inputs[i]
+        d = gx.data
+        if d.shape != x.data.shape or d.dtype != x.data.dtype:  # fit it to its input (_fit only on a mismatch)
+            result[i] = gx = _fit(gx, x, fn)
+            d = gx.data
         # A gradient this backward just made for one leaf input (a new array: not g passed on, not an
         # input's or the output's array, not a view, not also given to another input) may become that
         # leaf's .grad without a copy; the mark is this pass's token, so it means nothing afterwards.
-        for i, gx in enumerate(result):
-            if gx is None or inputs[i]._backward is not None:
-                continue
-            d = gx.data
-            if d.base is not None or d is g.data or d is out.data or not d.flags.writeable:
-                continue
-            for j, t in enumerate(inputs):
-                if t.data is d or (j != i and result[j] is gx):
-                    break
-            else:
-                gx._fresh = tok
+        if tok is None or x._backward is not None or d.base is not None or d is g.data or d is out.data:
+            continue
+        if not d.flags.writeable:
+            continue
+        for j, t in enumerate(inputs):
+            if t.data is d or (j != i and grads[j] is gx):
+                break
+        else:
+            gx._fresh = tok
+    if _Anomaly.enabled:
+        _check_finite("backward", type(fn).__name__, result, [t.shape for t in inputs])
     return result
 
 
