@@ -250,6 +250,8 @@ def test_errors():
         conv2d(ag.zeros(3, 8, 8), ag.zeros(6, 3, 5, 5))
     with pytest.raises(ValueError, match=r"conv2d: kernel size \(9, 9\) is bigger than the padded input"):
         conv2d(x, ag.zeros(6, 3, 9, 9))
+    with pytest.raises(ValueError, match=r"conv2d: kernel size \(0, 3\) must be at least 1 x 1"):
+        conv2d(ag.Tensor(np.ones((1, 1, 5, 5))), ag.Tensor(np.ones((2, 1, 0, 3))))
     with pytest.raises(ValueError, match=r"conv2d: bias has shape \(5,\)"):
         conv2d(x, ag.zeros(6, 3, 5, 5), ag.zeros(5))
     with pytest.raises(ValueError, match=r"conv2d: stride must be positive"):
@@ -262,3 +264,25 @@ def test_errors():
         max_pool2d(x, 10)
     with pytest.raises(ValueError, match=r"avg_pool2d: padding \(2, 2\) must be between 0 and half"):
         avg_pool2d(x, 2, padding=2)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [(0, 2, 6, 6), (3, 2, 6, 6), (2, 2, 7, 5)])
+def test_empty_batch_or_channels_and_odd_sizes_through_conv_and_pool(shape, threads):
+    """Zero-size batches and maps pass through conv + 2x2 pools (forward and backward) with the right shapes."""
+    before = ag.get_num_threads()
+    try:
+        ag.set_num_threads(threads)
+        rng = np.random.default_rng(0)
+        x = ag.Tensor(rng.standard_normal(shape), requires_grad=True)
+        w = ag.Tensor(rng.standard_normal((0 if shape[0] == 3 else 3, shape[1], 3, 3)), requires_grad=True)
+        y = conv2d(x, w)
+        for pool in (max_pool2d, avg_pool2d):
+            out = pool(y, 2)
+            assert out.shape == (shape[0], w.shape[0], (shape[2] - 2) // 2, (shape[3] - 2) // 2)
+        (max_pool2d(y, 2).sum() + avg_pool2d(y, 2).sum()).backward()
+        assert x.grad.shape == shape and w.grad.shape == w.shape
+        if y.data.size:
+            np.testing.assert_array_equal(max_pool2d(y, 2).data, pool2d_ref(y.data, 2))
+    finally:
+        ag.set_num_threads(before)

@@ -179,12 +179,12 @@ def _cols(x: np.ndarray, s: int, e: int, gm: _ConvGeom, dtype: Any) -> np.ndarra
     view = _strided(xt, shape, (st[0], st[1], st[2], gm.sh * st[1], gm.sw * st[2], st[3]))
     cols = _buffer(view.shape, dtype, "cols")
     np.copyto(cols, view)
-    return cols.reshape(gm.ckk, -1)
+    return cols.reshape(gm.ckk, gm.ho * gm.wo * (e - s))
 
 
 def _g_rows(g: np.ndarray, s: int, e: int, dtype: Any) -> np.ndarray:
     """g[s:e] (m, O, ho, wo) as the (O, ho*wo*m) matrix matching the columns' order."""
-    return _chwn(g, s, e, 0, 0, dtype, "gt").reshape(g.shape[1], -1)
+    return _chwn(g, s, e, 0, 0, dtype, "gt").reshape(g.shape[1], g.shape[2] * g.shape[3] * (e - s))
 
 
 def _gemm_setup(gm: _ConvGeom, bounds: list[int]) -> None:
@@ -197,7 +197,7 @@ def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, gm: _ConvG
     n = x.shape[0]
     o = w.shape[0]
     dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
-    w2 = w.reshape(o, -1).astype(dtype, copy=False)
+    w2 = w.reshape(o, gm.ckk).astype(dtype, copy=False)
     y = np.empty((n, o, gm.ho, gm.wo), dtype)
     bias = None if b is None else b.astype(dtype, copy=False).reshape(1, o, 1, 1)
     bounds = _chunks(gm, y.itemsize)
@@ -206,7 +206,7 @@ def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, gm: _ConvG
     def work(k: int) -> None:
         s, e = bounds[k], bounds[k + 1]
         yt = _buffer((o, gm.ho, gm.wo, e - s), dtype, "yt")
-        np.matmul(w2, _cols(x, s, e, gm, dtype), out=yt.reshape(o, -1))
+        np.matmul(w2, _cols(x, s, e, gm, dtype), out=yt.reshape(o, gm.ho * gm.wo * (e - s)))
         if bias is None:
             np.copyto(y[s:e], yt.transpose(3, 0, 1, 2))
         else:
@@ -229,7 +229,7 @@ def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom, threads: i
     ho, wo, sh, sw, ph, pw = gm.ho, gm.wo, gm.sh, gm.sw, gm.ph, gm.pw
     hp, wp = h + 2 * ph, wd + 2 * pw
     dtype = np.result_type(g, w)
-    w2t = w.reshape(o, -1).T.astype(dtype, copy=False)
+    w2t = w.reshape(o, gm.ckk).T.astype(dtype, copy=False)
     gx = np.empty((n, c, h, wd), dtype)
     bounds = _chunks(gm, gx.itemsize)
     if threads != 1:
@@ -239,7 +239,7 @@ def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom, threads: i
         s, e = bounds[k], bounds[k + 1]
         m = e - s
         gc = _buffer((c, kh, kw, ho, wo, m), dtype, "gcols")
-        np.matmul(w2t, _g_rows(g, s, e, dtype), out=gc.reshape(gm.ckk, -1))
+        np.matmul(w2t, _g_rows(g, s, e, dtype), out=gc.reshape(gm.ckk, ho * wo * m))
         # the positions written are fixed by gc's shape, the padded size and the strides: the key
         z = _buffer((c, kh * kw, hp * wp * m), dtype, ("skew", gc.shape, hp, wp, sh, sw), zero=True)
         zs, it = z.strides, z.itemsize
@@ -250,7 +250,7 @@ def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom, threads: i
         )
         np.copyto(skew, gc)
         gxt = _buffer((c, hp, wp, m), dtype, "gxt")
-        np.add.reduce(z, axis=1, out=gxt.reshape(c, -1))
+        np.add.reduce(z, axis=1, out=gxt.reshape(c, hp * wp * m))
         np.copyto(gx[s:e], gxt[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2))
 
     parallel_for(len(bounds) - 1, work, threads)
@@ -382,7 +382,11 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 
     if min(padding) < 0:
         raise ValueError(f"conv2d: padding must be non-negative, got {padding}")
     hp, wp = x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]
-    if weight.shape[2] > hp or weight.shape[3] > wp or 0 in weight.shape:
+    if 0 in weight.shape[2:]:
+        raise ValueError(
+            f"conv2d: kernel size {tuple(weight.shape[2:])} must be at least 1 x 1 (weight shape {weight.shape})"
+        )
+    if weight.shape[2] > hp or weight.shape[3] > wp:
         raise ValueError(
             f"conv2d: kernel size {tuple(weight.shape[2:])} is bigger than the padded input size {(hp, wp)} "
             f"(input shape {x.shape}, padding {padding})"
@@ -497,7 +501,7 @@ def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
     y = np.empty((n, c, ho, wo), x.dtype)
     idx = np.empty((n, c, ho, wo), np.uint8)
     yf, idxf = y.reshape(-1), idx.reshape(-1)
-    left = _flat_pos_base(gm, x.shape).reshape(n, -1)  # top-left position of each window, per sample
+    left = _flat_pos_base(gm, x.shape).reshape(n, c * ho * wo)  # top-left position of each window, per sample
     per_in, per_out = c * h * w, c * ho * wo
     bounds = _batch_parts(n, y.size)
 
