@@ -108,6 +108,18 @@ def conv_case(name: str, batch: int, rng: np.random.Generator, framework: str):
     return theirs
 
 
+def _mlp_step(X, Y, params, batch: int, linear, relu, log_softmax):
+    """One forward + backward of the MLP, written once for both frameworks (their ops passed in)."""
+    h = X
+    for i, (w, b) in enumerate(params):
+        w.grad = b.grad = None
+        h = linear(h, w, b)
+        if i < len(params) - 1:
+            h = relu(h)
+    loss = -(log_softmax(h) * Y).sum() / batch
+    loss.backward()
+
+
 def mlp_case(batch: int, rng: np.random.Generator, framework: str):
     sizes = [784, 256, 128, 10]
     x = rng.standard_normal((batch, 784)).astype(np.float32)
@@ -119,36 +131,14 @@ def mlp_case(batch: int, rng: np.random.Generator, framework: str):
     if framework == "ours":
         X, Y = ag.Tensor(x), ag.Tensor(onehot)
         params = [(ag.Tensor(w, requires_grad=True), ag.Tensor(b, requires_grad=True)) for w, b in zip(ws, bs)]
-
-        def ours():
-            h = X
-            for i, (w, b) in enumerate(params):
-                w.grad = b.grad = None
-                h = linear(h, w, b)
-                if i < len(params) - 1:
-                    h = h.relu()
-            loss = -(h.log_softmax(axis=-1) * Y).sum() / batch
-            loss.backward()
-
-        return ours
+        return lambda: _mlp_step(X, Y, params, batch, linear, ag.relu, lambda h: ag.log_softmax(h, axis=-1))
 
     import torch
     import torch.nn.functional as F
 
     tX, tY = torch.tensor(x), torch.tensor(onehot)
     tparams = [(torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) for w, b in zip(ws, bs)]
-
-    def theirs():
-        h = tX
-        for i, (w, b) in enumerate(tparams):
-            w.grad = b.grad = None
-            h = F.linear(h, w, b)
-            if i < len(tparams) - 1:
-                h = F.relu(h)
-        loss = -(F.log_softmax(h, dim=-1) * tY).sum() / batch
-        loss.backward()
-
-    return theirs
+    return lambda: _mlp_step(tX, tY, tparams, batch, F.linear, F.relu, lambda h: F.log_softmax(h, dim=-1))
 
 
 def tiny_op_case(framework: str):
