@@ -104,31 +104,38 @@ def worker(lib: str, steps: int) -> None:
         from nn.scalar import MLP
 
         model = MLP(2, [16, 16, 1], seed=1337, fused=lib == "chainrule-fused")
-    # Observe (never change) the collector: time spent in collections per step.
+    # Observe (never change) the collector: time spent in collections per step, and the full
+    # (generation-2) collections among them, counted and timed separately.
     gc_time = [0.0]
+    full_times: list = []
     started = [0.0]
 
     def on_gc(phase, info):
         if phase == "start":
             started[0] = time.perf_counter()
         else:
-            gc_time[0] += time.perf_counter() - started[0]
+            dt = time.perf_counter() - started[0]
+            gc_time[0] += dt
+            if info["generation"] == 2:
+                full_times.append(dt)
 
     gc.callbacks.append(on_gc)
-    times, fwd, gcs = [], [], []
+    times, fwd, gcs, fulls = [], [], [], []
     loss = None
     for k in range(steps):
         lr = 1.0 - 0.9 * k / 100
         loss = None  # drop the previous graph before timing (both libraries alike)
         marks: list = []
         gc_time[0] = 0.0
+        full_times.clear()
         t0 = time.perf_counter()
         loss = step(Value, model, X, y, lr, marks)
         times.append(time.perf_counter() - t0)
         fwd.append(marks[0] - t0)
         gcs.append(gc_time[0])
+        fulls.append(list(full_times))
     gc.callbacks.remove(on_gc)
-    out = {"times": times, "fwd": fwd, "gc": gcs, "loss": float(loss.data)}
+    out = {"times": times, "fwd": fwd, "gc": gcs, "full": fulls, "loss": float(loss.data)}
     if lib == "micrograd":
         out["nodes"] = count_nodes(loss)  # micrograd's own graph, walked through its _prev sets
     else:
@@ -164,12 +171,14 @@ def main() -> None:
     except ImportError:
         raise SystemExit("micrograd is not installed: pip install micrograd==0.1.0  (the 'bench' extra)") from None
     per: dict = {lib: {"times": [], "fwd": [], "gc": []} for lib in LIBS}
+    full: dict = {lib: [] for lib in LIBS}  # per timed step: the durations of its full collections
     nodes: dict = {}
     for _ in range(args.repeats):
         for lib in LIBS:
             r = run(lib, args.steps)
             for key in ("times", "fwd", "gc"):
                 per[lib][key].extend(r[key][1:])  # drop the warm-up step
+            full[lib].extend(r["full"][1:])
             nodes[lib] = r["nodes"]
     med = {lib: {k: statistics.median(v) for k, v in d.items()} for lib, d in per.items()}
     mg = med["micrograd"]["times"]
@@ -185,17 +194,23 @@ def main() -> None:
     print()
     print(
         f"{'library':<16}{'nodes':>7}{'step ms':>9}{'min ms':>8}{'forward':>9}{'backward':>10}{'in GC':>8}"
-        f"{'nodes/s':>12}"
+        f"{'full/step':>10}{'ms/full':>9}{'nodes/s':>12}"
     )
     for lib in LIBS:
         m, t = med[lib], per[lib]["times"]
+        durations = [d for s in full[lib] for d in s]
+        per_step = len(durations) / max(1, len(full[lib]))
+        ms_full = f"{statistics.median(durations) * 1e3:>9.1f}" if durations else f"{'-':>9}"
         print(
             f"{lib:<16}{nodes[lib]:>7}{m['times'] * 1e3:>9.1f}{min(t) * 1e3:>8.1f}{m['fwd'] * 1e3:>9.1f}"
-            f"{(m['times'] - m['fwd']) * 1e3:>10.1f}{m['gc'] * 1e3:>8.1f}{nodes[lib] / m['times']:>12,.0f}"
+            f"{(m['times'] - m['fwd']) * 1e3:>10.1f}{m['gc'] * 1e3:>8.1f}{per_step:>10.2f}{ms_full}"
+            f"{nodes[lib] / m['times']:>12,.0f}"
         )
     print()
     print("(forward = building the loss; backward = zero_grad + toposort + backward + SGD update;")
-    print(" 'in GC' = time inside garbage collections during the step, part of the other columns)")
+    print(" 'in GC' = median time inside garbage collections during the step, part of the other columns;")
+    print(" full/step = full (generation-2) collections per timed step, on average; ms/full = median")
+    print(" duration of one full collection; nodes = the loss's graph, counted in each library's worker)")
     print()
     ours, fused = med["chainrule"]["times"], med["chainrule-fused"]["times"]
     best = min(per["micrograd"]["times"])
