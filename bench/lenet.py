@@ -13,6 +13,9 @@ at the end: the training time-per-epoch ratio chainrule / torch and each worker'
 
 Bars: >= 99.0% test accuracy within 5 epochs; time per epoch <= 1.5x torch; peak RSS below torch's.
 
+The torch worker imports ``autograd`` too (to build the initial weights); it is started with
+``CHAINRULE_MALLOPT=0`` so chainrule's glibc malloc tuning (``autograd/memory.py``) stays out of its process.
+
 Run::
 
     .venv/bin/python bench/lenet.py --data-dir /path/to/mnist            # both frameworks, 5 epochs
@@ -275,6 +278,8 @@ def run_worker(framework: str, args: argparse.Namespace) -> dict | None:
     if args.verbose:
         cmd.append("--verbose")
     env = dict(os.environ)
+    if framework == "torch":  # the worker imports autograd (for the initial weights): keep its malloc tuning out
+        env["CHAINRULE_MALLOPT"] = "0"
     threads = args.threads or (args.ours_threads if framework == "ours" else args.torch_threads)
     if threads:
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

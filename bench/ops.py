@@ -22,7 +22,10 @@ training loop never idles, so the steady state is what we compare) followed by o
 calls, whose result comes back as JSON.  The ratio is the median over rounds of ours/torch (paired
 rounds, robust to load drifting between rounds).  chainrule uses ``--threads`` intra-op threads
 (``autograd.set_num_threads``, default: chainrule's default), torch its default thread count.
-``--in-process`` is the old protocol: both timed interleaved in this one process.
+The torch worker is started with ``CHAINRULE_MALLOPT=0``: this script imports ``autograd``, whose glibc
+malloc tuning (``autograd/memory.py``) would otherwise apply in torch's process too.
+``--in-process`` is the old protocol: both timed interleaved in this one process (with chainrule's malloc
+tuning, unless ``CHAINRULE_MALLOPT=0`` is set).
 
 Run:  .venv/bin/python bench/ops.py [--repeats 15] [--batches 64 256] [--cases conv1 conv2 mlp]
                                     [--threads N] [--warm 0.1] [--in-process]
@@ -215,7 +218,10 @@ def worker(framework: str) -> int:
 class _Worker:
     def __init__(self, framework: str, threads: int):
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--threads", str(threads)]
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        env = dict(os.environ)
+        if framework == "torch":  # this script imports autograd: keep its malloc tuning out of torch's process
+            env["CHAINRULE_MALLOPT"] = "0"
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.info = json.loads(self.p.stdout.readline())
 
     def time(self, case: str, batch: int, number: int, warm: float = 0.0) -> float:
