@@ -249,3 +249,14 @@ def test_container_slicing_and_insert_keep_types_and_names():
         seq.insert(0, "relu")
     with pytest.raises(TypeError, match="expected a Module"):
         nn.ModuleDict({"a": 1})
+
+
+def test_append_to_named_sequential_skips_taken_numbers():
+    from collections import OrderedDict
+
+    a, b, c, d = nn.Linear(1, 1), nn.ReLU(), nn.Tanh(), nn.Identity()
+    seq = nn.Sequential(OrderedDict([("2", a), ("x", b)]))
+    seq.append(c)  # the next number, 2, is taken by `a`: c becomes "3" and a stays
+    assert [(n, m) for n, m in seq.named_children()] == [("2", a), ("x", b), ("3", c)]
+    seq.insert(0, d)  # again past the taken numbers ("3" is c)
+    assert [(n, m) for n, m in seq.named_children()] == [("4", d), ("2", a), ("x", b), ("3", c)]
