@@ -62,8 +62,6 @@ def label(name: str) -> str:
     """The shape column of case ``name``."""
     if name == "mlp":
         return "784-256-128-10 relu, CE loss"
-    if name == "tiny":
-        return "tanh on 10 elements"
     c, h, o = CONV_SHAPES[name]
     return f"x({c},{h},{h}) w({o},{c},5,5) +relu+pool2"
 
@@ -77,38 +75,39 @@ def import_torch():
     return torch
 
 
-def conv_case(name: str, batch: int, rng: np.random.Generator, framework: str):
+def _ours_ops() -> dict:
+    return dict(tensor=ag.Tensor, conv2d=conv2d, relu=ag.relu, max_pool2d=max_pool2d, linear=linear,
+                log_softmax=lambda h: ag.log_softmax(h, axis=-1), tanh=ag.tanh)
+
+
+def _torch_ops() -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    return dict(tensor=torch.tensor, conv2d=F.conv2d, relu=F.relu, max_pool2d=F.max_pool2d, linear=F.linear,
+                log_softmax=lambda h: F.log_softmax(h, dim=-1), tanh=torch.tanh)
+
+
+# The tensor constructor and the ops the cases use, per framework; each step below is written once.
+FRAMEWORK_OPS = {"ours": _ours_ops, "torch": _torch_ops}
+
+
+def _conv_step(X, W, B, conv2d, relu, max_pool2d):
+    """One forward + backward of a conv block, written once for both frameworks (their ops passed in)."""
+    X.grad = W.grad = B.grad = None
+    max_pool2d(relu(conv2d(X, W, B)), 2).sum().backward()
+
+
+def conv_case(name: str, batch: int, rng: np.random.Generator, ops: dict):
     c, h, o = CONV_SHAPES[name]
     x = rng.standard_normal((batch, c, h, h)).astype(np.float32)
     w = (rng.standard_normal((o, c, 5, 5)) * 0.2).astype(np.float32)
     b = (rng.standard_normal(o) * 0.1).astype(np.float32)
-    x_grad = name != "conv1"
-
-    if framework == "ours":
-        X = ag.Tensor(x, requires_grad=x_grad)
-        W = ag.Tensor(w, requires_grad=True)
-        B = ag.Tensor(b, requires_grad=True)
-
-        def ours():
-            X.grad = W.grad = B.grad = None
-            y = max_pool2d(conv2d(X, W, B).relu(), 2)
-            y.sum().backward()
-
-        return ours
-
-    import torch
-    import torch.nn.functional as F
-
-    tx = torch.tensor(x, requires_grad=x_grad)
-    tw = torch.tensor(w, requires_grad=True)
-    tb = torch.tensor(b, requires_grad=True)
-
-    def theirs():
-        tx.grad = tw.grad = tb.grad = None
-        y = F.max_pool2d(F.relu(F.conv2d(tx, tw, tb)), 2)
-        y.sum().backward()
-
-    return theirs
+    tensor = ops["tensor"]
+    X = tensor(x, requires_grad=name != "conv1")  # conv1's x is input data; conv2's is a layer's output
+    W, B = tensor(w, requires_grad=True), tensor(b, requires_grad=True)
+    conv, relu, pool = ops["conv2d"], ops["relu"], ops["max_pool2d"]
+    return lambda: _conv_step(X, W, B, conv, relu, pool)
 
 
 def _mlp_step(X, Y, params, batch: int, linear, relu, log_softmax):
@@ -123,48 +122,32 @@ def _mlp_step(X, Y, params, batch: int, linear, relu, log_softmax):
     loss.backward()
 
 
-def mlp_case(batch: int, rng: np.random.Generator, framework: str):
+def mlp_case(batch: int, rng: np.random.Generator, ops: dict):
     sizes = [784, 256, 128, 10]
     x = rng.standard_normal((batch, 784)).astype(np.float32)
     labels = rng.integers(0, 10, batch)
     onehot = np.eye(10, dtype=np.float32)[labels]
     ws = [(rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32) for i, o in zip(sizes, sizes[1:])]
     bs = [np.zeros(o, np.float32) for o in sizes[1:]]
-
-    if framework == "ours":
-        X, Y = ag.Tensor(x), ag.Tensor(onehot)
-        params = [(ag.Tensor(w, requires_grad=True), ag.Tensor(b, requires_grad=True)) for w, b in zip(ws, bs)]
-        return lambda: _mlp_step(X, Y, params, batch, linear, ag.relu, lambda h: ag.log_softmax(h, axis=-1))
-
-    import torch
-    import torch.nn.functional as F
-
-    tX, tY = torch.tensor(x), torch.tensor(onehot)
-    tparams = [(torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) for w, b in zip(ws, bs)]
-    return lambda: _mlp_step(tX, tY, tparams, batch, F.linear, F.relu, lambda h: F.log_softmax(h, dim=-1))
+    tensor = ops["tensor"]
+    X, Y = tensor(x), tensor(onehot)
+    params = [(tensor(w, requires_grad=True), tensor(b, requires_grad=True)) for w, b in zip(ws, bs)]
+    linear_, relu, log_softmax = ops["linear"], ops["relu"], ops["log_softmax"]
+    return lambda: _mlp_step(X, Y, params, batch, linear_, relu, log_softmax)
 
 
-def tiny_op_case(framework: str):
-    if framework == "ours":
-        t = ag.Tensor(np.linspace(-1, 1, 10, dtype=np.float32), requires_grad=True)
-        g = ag.Tensor(np.ones(10, np.float32))
+def _tiny_step(t, g, tanh):
+    """One elementwise op on a small tensor, forward + backward (the per-op overhead)."""
+    t.grad = None
+    tanh(t).backward(g)
 
-        def ours():
-            t.grad = None
-            t.tanh().backward(g)
 
-        return ours
-
-    import torch
-
-    tt = torch.linspace(-1, 1, 10, requires_grad=True)
-    tg = torch.ones(10)
-
-    def theirs():
-        tt.grad = None
-        torch.tanh(tt).backward(tg)
-
-    return theirs
+def tiny_op_case(ops: dict):
+    tensor = ops["tensor"]
+    t = tensor(np.linspace(-1, 1, 10, dtype=np.float32), requires_grad=True)
+    g = tensor(np.ones(10, np.float32))
+    tanh = ops["tanh"]
+    return lambda: _tiny_step(t, g, tanh)
 
 
 def make_case(name: str, batch: int, framework: str):
@@ -172,14 +155,13 @@ def make_case(name: str, batch: int, framework: str):
 
     Its data depends only on (name, batch): the same in every process and for either framework.
     """
-    if framework not in FRAMEWORKS:
-        raise ValueError(f"unknown framework {framework!r}")
+    ops = FRAMEWORK_OPS[framework]()
     rng = np.random.default_rng([batch, sum(map(ord, name))])
     if name == "mlp":
-        return mlp_case(batch, rng, framework)
+        return mlp_case(batch, rng, ops)
     if name == "tiny":
-        return tiny_op_case(framework)
-    return conv_case(name, batch, rng, framework)
+        return tiny_op_case(ops)
+    return conv_case(name, batch, rng, ops)
 
 
 def worker(framework: str) -> int:
