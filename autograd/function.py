@@ -20,6 +20,7 @@ place that sums a broadcast gradient back to its input's shape.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -151,7 +152,8 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
     needs = fn.needs_grad
     tok = _adopt_pass
     result = list(grads)
-    for i, gx in enumerate(result):
+    for i in range(len(result)):  # (not enumerate: its cached tuple would hold one more reference to gx)
+        gx = result[i]
         if gx is None:
             continue
         if not needs[i]:
@@ -162,21 +164,23 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
         if d.shape != x.data.shape or d.dtype != x.data.dtype:  # fit it to its input (_fit only on a mismatch)
             result[i] = gx = _fit(gx, x, fn)
             d = gx.data
-        # A gradient this backward just made for one leaf input (a new array: not g passed on, not an
-        # input's or the output's array, not a view, not also given to another input) may become that
-        # leaf's .grad without a copy; the mark is this pass's token, so it means nothing afterwards.
-        if tok is None or x._backward is not None or d.base is not None or d is g.data or d is out.data:
-            continue
-        if not d.flags.writeable:
-            continue
-        for j, t in enumerate(inputs):
-            if t.data is d or (j != i and grads[j] is gx):
-                break
-        else:
+        # A gradient nobody else holds may become its leaf's .grad without a copy: an array that owns
+        # its memory and is referenced only by gx (the count is gx's slot, `d` and getrefcount's
+        # argument), in a Tensor referenced only here and by the op's returned sequence (not handed to
+        # another input too). The mark is this pass's token, so it means nothing afterwards.
+        if (
+            tok is not None and x._backward is None and d.base is None and _refs(d) == 3
+            and _refs(gx) == (4 if grads[i] is gx else 3) and d.flags.writeable
+            and not any(grads[j] is gx for j in range(len(grads)) if j != i)
+        ):
             gx._fresh = tok
     if _Anomaly.enabled:
         _check_finite("backward", type(fn).__name__, result, [t.shape for t in inputs])
     return result
+
+
+# References to an object (CPython); where it is unknown, gradients are always copied.
+_refs = getattr(sys, "getrefcount", lambda obj: -1)
 
 
 def _fit(gx: Tensor, x: Tensor, fn: Function) -> Tensor:

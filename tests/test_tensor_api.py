@@ -558,3 +558,50 @@ def test_maximum_minimum_gradients_with_ties_and_broadcasting(dtype):
         ag.minimum(Tensor(np.ones(2)), Tensor(np.ones(3)))
     x = Tensor(np.array([1.0, 5.0]), requires_grad=True)
     assert ag.gradgradcheck(lambda t: ag.minimum(t * t, 4.0), (x,))
+
+
+def test_adoption_refuses_arrays_a_custom_backward_still_holds():
+    """A leaf adopts a gradient array only if nothing else references it (else it gets a copy)."""
+    from autograd.ops._util import const
+
+    class TwoWrappers(ag.Function):  # one array, wrapped twice, sent to both inputs
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, out, g):
+            arr = g.data * 2.0
+            return const(arr), const(arr)
+
+    class KeepsIt(ag.Function):  # keeps the array it returns, for a second backward
+        def forward(self, a):
+            self.kept = np.full(a.shape, 3.0)
+            return a * 3.0
+
+        def backward(self, out, g):
+            return (const(self.kept),)
+
+    class OthersData(ag.Function):  # returns the array of another tensor of the graph
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, out, g):
+            return const(self.inputs[1].data), None
+
+    a, b = leaf(1.0, 2.0), leaf(3.0, 4.0)
+    TwoWrappers.apply(a, b).sum().backward()
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+
+    x = leaf(1.0, 2.0)
+    y = KeepsIt.apply(x).sum()
+    y.backward(retain_graph=True)
+    x.grad.data *= 0  # an in-place update of the grad must not reach the op's saved array
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+    p, q = leaf(1.0, 2.0), Tensor(np.array([5.0, 6.0]))
+    OthersData.apply(p, q).sum().backward()
+    assert not np.shares_memory(p.grad.data, q.data)
+    # and the in-tree ops still hand fresh gradients over without a copy
+    w = leaf(1.0, 2.0)
+    (w * q).sum().backward()
+    assert w.grad._fresh is not None
