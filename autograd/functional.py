@@ -105,7 +105,9 @@ def grad(
     if retain_graph is None:
         retain_graph = create_graph
     with set_grad_enabled(create_graph):
-        found = run_backward(outs, seeds, retain_graph=retain_graph, inputs=ins, accumulate=False)
+        # pruning the branches with no input behind them pays for arrays, not for scalars
+        found = run_backward(outs, seeds, retain_graph=retain_graph, inputs=ins, accumulate=False,
+                             prune=any(isinstance(o, Tensor) for o in outs))
     result = []
     for i, x in enumerate(ins):
         g = found.get(id(x))

@@ -226,13 +226,15 @@ def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) ->
 def _to_run(order: list, want: set[int]) -> set[int]:
     """ids of the nodes of ``order`` (parents first) with a node of ``want`` behind them (a parent
     that is in ``want`` or has one behind it): the only ones whose backward is needed."""
-    behind: set[int] = set()
+    behind = set(want)  # ids of the wanted nodes and of the nodes with one behind them
     run: set[int] = set()
     for node in order:
-        if any(id(p) in behind for p in node._prev):
+        a = node._a
+        if a is None:
+            continue
+        b = node._b
+        if id(a) in behind or (b is not None and (id(b) in behind or any(id(p) in behind for p in node._rest))):
             run.add(id(node))
-            behind.add(id(node))
-        elif id(node) in want:
             behind.add(id(node))
     return run
 
@@ -260,6 +262,7 @@ def run_backward(
     retain_graph: bool = False,
     inputs: Iterable[Any] | None = None,
     accumulate: bool = True,
+    prune: bool = False,
 ) -> dict[int, Any]:
     """Apply the chain rule from ``roots`` (seeded with ``grads``) to the leaves.
 
@@ -274,9 +277,10 @@ def run_backward(
     ``_retain_grad`` also keep the gradient they received in ``grad``
     (overwritten, never accumulated across calls).  With ``inputs`` the
     gradients reaching those nodes are returned in a dict keyed by ``id``
-    (used by :func:`autograd.grad`), and only the nodes with one of them
-    behind them run their backward (a weight-only branch is skipped when
-    asking for the gradient of an input); ``accumulate=False`` leaves every
+    (used by :func:`autograd.grad`); with ``prune`` as well, only the nodes
+    with one of them behind them run their backward (a weight-only branch is
+    skipped when asking for the gradient of an input; worth it where a
+    backward costs more than a set lookup, i.e. for arrays); ``accumulate=False`` leaves every
     ``grad`` untouched.  Unless ``retain_graph`` the saved state of every
     visited operation is released (``_release``) once it has been used, and
     reaching a released node again is an error.
@@ -289,7 +293,7 @@ def run_backward(
         order.pop()._gacc = None  # the virtual root itself
     reached = _REACHED
     want = {id(x) for x in inputs} if inputs is not None else None
-    needed = _to_run(order, want) if want is not None else None
+    needed = _to_run(order, want) if want is not None and prune else None
     found: dict[int, Any] = {}
     try:
         for r, g in zip(roots, grads):
@@ -305,8 +309,10 @@ def run_backward(
             if want is not None:
                 if id(node) in want:
                     found[id(node)] = g
-                if a is not None and id(node) not in needed:
-                    continue  # no requested input lies behind this node: its backward is not run
+                if needed is not None and a is not None and id(node) not in needed:  # nothing wanted behind
+                    if not retain_graph:
+                        node._release()
+                    continue
             if a is None:  # a leaf (or an operation whose graph was released)
                 if node._backward is not None:
                     raise RuntimeError(_FREED_MSG)

@@ -226,6 +226,10 @@ def test_grad_runs_only_the_backward_that_leads_to_the_inputs():
     gx_all, _ = ag.grad(out, [x, w])
     assert sorted(calls) == ["w-branch", "x-branch"]
     np.testing.assert_allclose(gx.data, gx_all.data)
+    # without retain_graph the skipped branch is released too (its saved arrays are not kept)
+    wb = Spy.apply(w, name="w-branch")
+    ag.grad((Spy.apply(x, name="x-branch") @ wb).sum(), x)
+    assert wb._ctx is None
     # a requested non-leaf: nothing behind it runs, and its own gradient is returned
     x2 = ag.Tensor(rng.standard_normal(3), requires_grad=True)
     mid = Spy.apply(x2, name="behind-mid")
