@@ -49,6 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import compare, env_note, load_note, median_ms, paired_ratio, per_call  # noqa: E402
 
 import autograd as ag  # noqa: E402
+from autograd.memory import malloc_tuned  # noqa: E402
 from autograd.ops.conv import conv2d, max_pool2d  # noqa: E402
 from autograd.ops.linalg import linear  # noqa: E402
 from autograd.threads import blas_threads  # noqa: E402
@@ -164,6 +165,22 @@ def make_case(name: str, batch: int, framework: str):
     return conv_case(name, batch, rng, ops)
 
 
+def process_info(torch) -> dict:
+    """This process's thread counts and malloc tuning (what a worker reports when it starts)."""
+    return {"threads": ag.get_num_threads(), "blas_threads": blas_threads(), "malloc_tuned": malloc_tuned(),
+            "torch_threads": torch.get_num_threads() if torch is not None else None}
+
+
+def describe(info: dict, chainrule: bool, torch: bool) -> str:
+    """``info``'s thread counts (chainrule's and/or torch's) and malloc tuning, for the header."""
+    parts = [f"chainrule intra-op threads {info['threads']}"] if chainrule else []
+    if torch:
+        parts.append(f"torch threads {info['torch_threads']} (its default)")
+    parts += [f"OpenBLAS threads {info['blas_threads']}",
+              f"chainrule malloc tuning {'on' if info['malloc_tuned'] else 'off'}"]
+    return ", ".join(parts)
+
+
 def worker(framework: str) -> int:
     """Serve timing requests on stdin, one JSON object a line; answer one JSON line each.
 
@@ -173,8 +190,7 @@ def worker(framework: str) -> int:
     """
     cases: dict = {}
     torch = import_torch() if framework == "torch" else None
-    print(json.dumps({"ready": True, "threads": ag.get_num_threads(),
-                      "torch_threads": torch.get_num_threads() if torch is not None else None}), flush=True)
+    print(json.dumps({"ready": True, **process_info(torch)}), flush=True)
     for line in sys.stdin:
         req = json.loads(line)
         key = (req["case"], req["batch"])
@@ -254,19 +270,22 @@ def main(argv: list[str] | None = None) -> int:
     torch = import_torch()  # this process needs torch for the version and, with --in-process, the cases
     frameworks = FRAMEWORKS if torch is not None else ("ours",)
     apart = not args.in_process and torch is not None
-    print(f"numpy {np.__version__}; chainrule intra-op threads: {ag.get_num_threads()}"
-          f"{'' if args.threads else ' (its default)'}; OpenBLAS threads now: {blas_threads()}; "
-          f"{os.cpu_count()} CPUs")
+    print(f"numpy {np.__version__}; {os.cpu_count()} CPUs; chainrule intra-op threads "
+          f"{'--threads ' + str(args.threads) if args.threads else 'its default'}")
     print(f"environment: {env_note()}; {load_note()}")
     if torch is None:
         print("torch is not importable: skipping the comparison, printing our times only")
     else:
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads (default)")
-    print("protocol: " + ("each framework in its own worker process, rounds alternating" if apart
-                          else "both interleaved in this process"))
+        print(f"torch {torch.__version__}")
     workers = {}
     if apart:
         workers = {"ours": _Worker("ours", args.threads), "torch": _Worker("torch", 0)}
+        print("protocol: each framework in its own worker process, rounds alternating")
+        print(f"  ours worker:  {describe(workers['ours'].info, chainrule=True, torch=False)}")
+        print(f"  torch worker: {describe(workers['torch'].info, chainrule=False, torch=True)}")
+    else:
+        print("protocol: " + ("both interleaved in this process" if torch is not None else "this process only"))
+        print(f"  this process: {describe(process_info(torch), chainrule=True, torch=torch is not None)}")
 
     def measure(name: str, batch: int, number: int = 0) -> dict[str, list[float]]:
         if apart:
