@@ -61,8 +61,15 @@ def env_note() -> str:
     return ", ".join(f"{n}={os.environ[n]!r}" if n in os.environ else f"{n} unset" for n in names)
 
 
-def load_note() -> str:
+def load_note(warn_above: float | None = None, hint: str = "") -> str:
+    """``load average 1m 5m 15m``; with a warning (and ``hint``) when the 1-minute figure exceeds ``warn_above``."""
     try:
-        return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+        load = os.getloadavg()
     except OSError:  # pragma: no cover
         return "load average unknown"
+    note = "load average " + " ".join(f"{v:.2f}" for v in load)
+    if warn_above is not None and load[0] > warn_above:
+        note += (f"\nwarning: load average above {warn_above:g}: other processes compete for the CPU, "
+                 "so timings are noisy")
+        note += f"; {hint}" if hint else ""
+    return note

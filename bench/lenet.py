@@ -42,6 +42,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import load_note  # noqa: E402
 
 RESULT_TAG = "@@RESULT "
 
@@ -326,8 +329,7 @@ def summarise(results: dict[str, dict]) -> dict:
               f"{summary['ours']['train_s_per_epoch']:.1f}s vs {summary['torch']['train_s_per_epoch']:.1f}s)")
         cpu_ratio = summary["ours"]["train_cpu_s_per_epoch"] / max(summary["torch"]["train_cpu_s_per_epoch"], 1e-9)
         summary["cpu_time_ratio"] = cpu_ratio
-        print(f"     CPU-time ratio {cpu_ratio:.2f} (less sensitive to other load on the machine; "
-              f"load average now {os.getloadavg()[0]:.1f})")
+        print(f"     CPU-time ratio {cpu_ratio:.2f} (less sensitive to other load on the machine; {load_note()} now)")
         print(f"bar: peak RSS below torch's: {'PASS' if rss_o < rss_t else 'FAIL'} "
               f"(ours {rss_o:.0f} MB, torch {rss_t:.0f} MB)")
     return summary
@@ -364,11 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         if importlib.util.find_spec("torch") is None:
             print("torch is not installed: running chainrule only (pip install -e '.[bench]' for the comparison)")
             frameworks = [f for f in frameworks if f != "torch"]
-    load = os.getloadavg()[0]
-    if load > 0.5:
-        print(f"warning: load average {load:.1f} on {os.cpu_count()} CPUs: other processes compete for the CPU, so "
-              f"wall times (and multi-threaded BLAS, which degrades badly when oversubscribed) are unreliable; "
-              f"compare the CPU-time ratio, or use --threads 1", flush=True)
+    print(f"{os.cpu_count()} CPUs; " + load_note(
+        warn_above=0.5, hint="multi-threaded BLAS degrades badly when oversubscribed: compare the CPU-time ratio, "
+                             "or use --threads 1"), flush=True)
     results: dict[str, dict] = {}
     for fw in frameworks:
         print(f"== {fw}: LeNet-5, {args.epochs} epochs ==", flush=True)

@@ -30,6 +30,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import load_note  # noqa: E402
 
 
 def make_moons(n: int = 100, noise: float = 0.1, seed: int = 0):
@@ -184,13 +187,7 @@ def main() -> None:
     mg = med["micrograd"]["times"]
     print("two-moons training step (MLP 2-16-16-1, 100 points), GC on (default thresholds)")
     print(f"{args.repeats} fresh subprocesses per library, alternating, {args.steps - 1} timed steps each; medians")
-    try:
-        load = os.getloadavg()
-        print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} CPUs)")
-        if load[0] > (os.cpu_count() or 1):
-            print("warning: load average above the number of CPUs; timings are noisy")
-    except OSError:
-        pass
+    print(f"{os.cpu_count()} CPUs; {load_note(warn_above=os.cpu_count() or 1)}")
     print()
     print(
         f"{'library':<16}{'nodes':>7}{'step ms':>9}{'min ms':>8}{'forward':>9}{'backward':>10}{'in GC':>8}"
