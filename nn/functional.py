@@ -126,7 +126,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     """Integer class indices -> int64 one-hot Tensor with a new last axis of size ``num_classes``."""
-    idx = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    idx = np.asarray(_raw_buf(tensor))
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected integer class indices, got dtype {idx.dtype}")
     if num_classes < 0:
@@ -200,6 +200,7 @@ def _bn_axes(x: Tensor) -> tuple[int, ...]:
 
 
 def _raw_buf(b: Any) -> np.ndarray | None:
+    """A Tensor's array; anything else as it is (None stays None)."""
     if b is None:
         return None
     return b.data if isinstance(b, Tensor) else b
@@ -295,10 +296,43 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(d * d, reduction, "mse_loss")
 
 
-def _class_weights(target: Any, N: int, C: int, ignore_index: int, dtype: Any, name: str,
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Integer classes (N,) -> one-hot ``q`` (N, C) and ``mask`` (N,): 0 for rows whose target is ``ignore_index``."""
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+def _class_rows(input: Tensor, target: np.ndarray, probs: bool, name: str,
+                ) -> tuple[Tensor, np.ndarray, tuple[int, ...]]:
+    """The layouts of :func:`cross_entropy` and :func:`nll_loss` as rows with the class axis last.
+
+    Input (C,), (N, C) or (N, C, d1, ...) -> (M, C), and the target likewise: class indices of shape
+    () or (1,), (N,) or (N, d1, ...) -> (M,), or (``probs``) probabilities of the input's shape -> (M, C).
+    Also returns the shape of the ``'none'`` loss: (), (N,) or (N, d1, ...).
+    """
+    x = input
+    if x.ndim == 0:
+        raise ValueError(f"{name}: expected input of shape (N, C), (C,) or (N, C, d1, ...), got {x.shape}")
+    if x.ndim == 1:
+        out_shape: tuple[int, ...] = ()
+        shapes: tuple[tuple[int, ...], ...] = ((), (1,))
+    else:
+        out_shape = (x.shape[0], *x.shape[2:])
+        shapes = (out_shape,)
+    if not probs and target.shape not in shapes:
+        need = " or ".join(map(str, shapes)) + " (class indices)"
+        if name == "cross_entropy":
+            need += f" or {x.shape} (class probabilities)"
+        raise ValueError(f"{name}: input of shape {x.shape} needs a target of shape {need}, got {target.shape}")
+    C = x.shape[0] if x.ndim == 1 else x.shape[1]
+    if x.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C)
+        perm = (0, *range(2, x.ndim), 1)
+        x = x.permute(perm).reshape(-1, C)
+        target = target.transpose(perm) if probs else target
+    elif x.ndim == 1:
+        x = x.reshape(1, C)
+    return x, target.reshape(-1, C) if probs else target.reshape(-1), out_shape
+
+
+def _class_weights(t: np.ndarray, C: int, ignore_index: int, w: np.ndarray | None, dtype: Any, name: str,
+                   ) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """Integer classes (N,) -> one-hot ``q`` (N, C), ``mask`` (N,) (0 for rows whose target is
+    ``ignore_index``) and the weighted ``'mean'`` divisor: sum of ``w[y_i]`` over the rows that count
+    (None without ``w``, so the divisor is their number)."""
     if t.dtype.kind not in "iu":
         if t.dtype.kind == "f" and np.all(t == np.round(t)):
             raise TypeError(
@@ -306,31 +340,35 @@ def _class_weights(target: Any, N: int, C: int, ignore_index: int, dtype: Any, n
                 "convert with target.astype(np.int64)"
             )
         raise TypeError(f"{name}: target must hold integer class indices, got dtype {t.dtype}")
-    if t.shape != (N,):
-        raise ValueError(f"{name}: expected target of shape ({N},) for input ({N}, {C}), got {t.shape}")
     valid = t != ignore_index
     tv = t[valid]
     if tv.size and (tv.min() < 0 or tv.max() >= C):
         bad = tv[(tv < 0) | (tv >= C)][0]
         raise IndexError(f"{name}: target {bad} is out of range for {C} classes (expected 0..{C - 1})")
-    q = np.zeros((N, C), dtype)
+    q = np.zeros((t.shape[0], C), dtype)
     q[np.flatnonzero(valid), tv] = 1.0
-    return q, valid.astype(dtype)
+    total = None if w is None else float(w[tv].sum())
+    return q, valid.astype(dtype), total
 
 
-def _weighted_nll(logp: Tensor, q: np.ndarray, mask: np.ndarray, reduction: str,
-                  total: float | None = None) -> Tensor:
-    """loss_i = -mask_i sum_c q_ic logp_ic for log-probabilities ``logp`` (N, C).
+def _weighted_nll(logp: Tensor, q: np.ndarray, mask: np.ndarray, w: np.ndarray | None, reduction: str,
+                  total: float | None, out_shape: tuple[int, ...]) -> Tensor:
+    """loss_i = -mask_i sum_c w_c q_ic logp_ic for log-probabilities ``logp`` (N, C), ``w`` None = all ones.
 
-    ``'mean'`` divides the sum by ``total`` (default sum(mask), the rows that count; NaN if it is 0).
-    The row weights are folded into the constant, so this is one product and
-    one sum on the graph: d loss / d logp_ic = -q_ic mask_i (/ total).
+    ``'mean'`` divides the sum by ``total`` (None: sum(mask), the rows that count; NaN if it is 0);
+    ``'none'`` gives the losses in ``out_shape``. The row weights are folded into the constant, so
+    this is one product and one sum on the graph: d loss / d logp_ic = -w_c q_ic mask_i (/ total).
     """
+    if w is not None:
+        q = q * w
     if reduction == "mean":
         count = mask.sum() if total is None else total
         mask = mask / count if count else mask * np.nan
-    w = _const((q * -mask[:, None]).astype(logp.dtype, copy=False))
-    return (logp * w).sum(axis=1 if reduction == "none" else None)
+    c = _const((q * -mask[:, None]).astype(logp.dtype, copy=False))
+    if reduction != "none":
+        return (logp * c).sum()
+    loss = (logp * c).sum(axis=1)
+    return loss if loss.shape == out_shape else loss.reshape(out_shape)
 
 
 def _check_loss_args(reduction: Any, name: str) -> None:
@@ -342,19 +380,22 @@ def _check_loss_args(reduction: Any, name: str) -> None:
     _check_reduction(reduction, name)
 
 
-def _weight_vector(weight: Any, C: int, dtype: Any, name: str) -> np.ndarray | None:
-    """``weight`` as a constant float array of shape (C,) in ``dtype`` (None stays None); no gradient flows to it."""
+def _weight_vector(weight: Any, C: int | None, dtype: Any, name: str) -> np.ndarray | None:
+    """``weight`` as a constant float array of shape (C,) in ``dtype`` (None stays None); no gradient flows to it.
+
+    ``C=None`` checks only that it is 1-D and real (the loss modules, before the class count is known).
+    """
     if weight is None:
         return None
-    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
-    if w.shape != (C,):
+    w = np.asarray(_raw_buf(weight))
+    if w.ndim != 1 or (C is not None and w.shape != (C,)):
+        expected = "" if C is None else f"expected shape ({C},) for {C} classes, "
         raise ValueError(
-            f"{name}: weight must be a 1-D array with one entry per class, expected shape ({C},) "
-            f"for {C} classes, got shape {w.shape}"
+            f"{name}: weight must be a 1-D array with one entry per class, {expected}got shape {w.shape}"
         )
     if w.dtype.kind not in "biuf":
         raise TypeError(f"{name}: weight must hold real numbers, got dtype {w.dtype}")
-    return w.astype(dtype)
+    return w if dtype is None else w.astype(dtype)
 
 
 def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smoothing: float = 0.0,
@@ -381,34 +422,18 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smo
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     z = _t(input)
-    tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
+    tgt = np.asarray(_raw_buf(target))
     probs = tgt.shape == z.shape and tgt.dtype.kind == "f"
-    if z.ndim == 1:
-        loss = cross_entropy(z.reshape(1, -1), tgt.reshape(1, -1) if probs else tgt.reshape(-1),
-                             reduction, label_smoothing, ignore_index, weight=weight)
-        return loss.reshape(()) if reduction == "none" else loss
-    if z.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C)
-        N, C = z.shape[:2]
-        rest = z.shape[2:]
-        perm = (0, *range(2, z.ndim), 1)
-        z2 = z.permute(perm).reshape(-1, C)
-        t2 = tgt.transpose(perm).reshape(-1, C) if probs else tgt.reshape(-1)
-        loss = cross_entropy(z2, t2, reduction, label_smoothing, ignore_index, weight=weight)
-        return loss.reshape((N, *rest)) if reduction == "none" else loss
+    z, tgt, out_shape = _class_rows(z, tgt, probs, "cross_entropy")
     N, C = z.shape
     w = _weight_vector(weight, C, z.dtype, "cross_entropy")
-    total = None
     if probs:
-        q, mask = tgt.astype(z.dtype), np.ones(N, z.dtype)
+        q, mask, total = tgt.astype(z.dtype), np.ones(N, z.dtype), None
     else:
-        q, mask = _class_weights(tgt, N, C, ignore_index, z.dtype, "cross_entropy")
-        if w is not None:
-            total = (q @ w) @ mask  # sum of w[y_i] over the rows that count
+        q, mask, total = _class_weights(tgt, C, ignore_index, w, z.dtype, "cross_entropy")
     if label_smoothing:
         q = q * (1.0 - label_smoothing) + label_smoothing / C
-    if w is not None:
-        q = q * w
-    return _weighted_nll(autograd.log_softmax(z, 1), q, mask, reduction, total)
+    return _weighted_nll(autograd.log_softmax(z, 1), q, mask, w, reduction, total, out_shape)
 
 
 def nll_loss(input: Tensor, target: Any, reduction: str = "mean", ignore_index: int = -100, *,
@@ -422,28 +447,11 @@ def nll_loss(input: Tensor, target: Any, reduction: str = "mean", ignore_index: 
     rows (PyTorch's weighted mean), not by their number.
     """
     _check_loss_args(reduction, "nll_loss")
-    x = _t(input)
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if x.ndim == 1:
-        loss = nll_loss(x.reshape(1, -1), t.reshape(-1), reduction, ignore_index, weight=weight)
-        return loss.reshape(()) if reduction == "none" else loss
-    if x.ndim > 2:  # (N, C, d1, ...) -> (N * d1 * ..., C), as cross_entropy
-        N, C = x.shape[:2]
-        rest = x.shape[2:]
-        if t.shape != (N, *rest):
-            raise ValueError(f"nll_loss: input of shape {x.shape} needs a target of shape {(N, *rest)}, got {t.shape}")
-        loss = nll_loss(x.permute((0, *range(2, x.ndim), 1)).reshape(-1, C), t.reshape(-1), reduction,
-                        ignore_index, weight=weight)
-        return loss.reshape((N, *rest)) if reduction == "none" else loss
-    if x.ndim != 2:
-        raise ValueError(f"nll_loss: expected input of shape (N, C), (C,) or (N, C, d1, ...), got {x.shape}")
-    N, C = x.shape
+    x, t, out_shape = _class_rows(_t(input), np.asarray(_raw_buf(target)), False, "nll_loss")
+    C = x.shape[1]
     w = _weight_vector(weight, C, x.dtype, "nll_loss")
-    q, mask = _class_weights(t.reshape(-1), N, C, ignore_index, x.dtype, "nll_loss")
-    if w is None:
-        return _weighted_nll(x, q, mask, reduction)
-    q = q * w
-    return _weighted_nll(x, q, mask, reduction, q.sum(1) @ mask)
+    q, mask, total = _class_weights(t, C, ignore_index, w, x.dtype, "nll_loss")
+    return _weighted_nll(x, q, mask, w, reduction, total, out_shape)
 
 
 class BinaryCrossEntropy(Function):

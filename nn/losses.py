@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from autograd import Tensor
 
 from . import functional as F
@@ -58,9 +56,7 @@ class _WeightedLoss(_Loss):
                 f"{weight!r}; pass the reduction by name: {name}(reduction={weight!r})"
             )
         super().__init__(reduction)
-        if weight is not None and np.ndim(weight.data if isinstance(weight, Tensor) else weight) != 1:
-            shape = np.shape(weight.data if isinstance(weight, Tensor) else weight)
-            raise ValueError(f"{name}: weight must be a 1-D array with one entry per class, got shape {shape}")
+        F._weight_vector(weight, None, None, name)  # 1-D and real, said now (the class count comes with the input)
         self.register_buffer("weight", weight)
 
 

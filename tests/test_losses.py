@@ -257,10 +257,35 @@ def test_cross_entropy_keeps_precision_for_large_float32_logits():
 
 
 def test_1d_input_with_a_wrong_target_explains():
-    with pytest.raises(ValueError, match=r"expected target of shape \(1,\)"):
-        F.cross_entropy(t64(RNG.normal(size=4)), np.array([0, 1]))
-    with pytest.raises(ValueError, match=r"expected target of shape \(1,\)"):
-        F.nll_loss(t64(RNG.normal(size=4)), np.array([0, 1]))
+    for f in (F.cross_entropy, F.nll_loss):
+        msg = rf"{f.__name__}: input of shape \(4,\) needs a target of shape \(\) or \(1,\)"
+        with pytest.raises(ValueError, match=msg):
+            f(t64(RNG.normal(size=4)), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("f", [F.cross_entropy, F.nll_loss])
+def test_class_target_of_the_wrong_shape_explains(f):
+    """Both losses check the class target against the input's layout (PyTorch refuses these too)."""
+    name = f.__name__
+    z, zz = t64(RNG.normal(size=(3, 4))), t64(RNG.normal(size=(2, 4, 3, 5)))
+    cases = [(z, np.array([[0], [1], [2]]), r"\(3,\)"), (z, np.array([0, 1]), r"\(3,\)"),
+             (zz, RNG.integers(0, 4, size=(2, 5, 3)), r"\(2, 3, 5\)"),
+             (zz, RNG.integers(0, 4, size=30), r"\(2, 3, 5\)"),
+             (t64(np.float64(1.0)), np.int64(0), None)]
+    for inp, tgt, need in cases:
+        if need is None:
+            msg = rf"{name}: expected input of shape \(N, C\), \(C,\) or \(N, C, d1, \.\.\.\), got \(\)"
+        else:
+            shape = re.escape(str(inp.shape))
+            msg = rf"{name}: input of shape {shape} needs a target of shape {need} \(class indices\)"
+            if name == "cross_entropy":  # and says that probabilities take the input's shape
+                msg += rf" or {shape} \(class probabilities\)"
+            msg += rf", got {re.escape(str(tgt.shape))}"
+        with pytest.raises(ValueError, match=msg):
+            f(inp, tgt)
+    # a float target of the input's shape is probabilities; of the class shape, a dtype error
+    with pytest.raises(TypeError, match="int64"):
+        f(z, np.array([0.0, 1.0, 2.0]))
 
 
 # --- per-class weight ------------------------------------------------------------------------
