@@ -9,10 +9,25 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the system says (Linux), else by setting it back."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
     """Call ``write(f)`` on a temporary file next to ``path``, fsync it, then ``os.replace`` it into place.
 
-    If anything fails the temporary file is removed and ``path`` keeps its old content.
+    The file gets the mode a plain ``open(path, "w")`` would give (``0o666`` less the umask), not ``mkstemp``'s
+    ``0o600``. If anything fails the temporary file is removed and ``path`` keeps its old content.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -23,6 +38,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -2,6 +2,8 @@
 
 import io
 import json
+import os
+import stat
 import zipfile
 
 import numpy as np
@@ -269,3 +271,33 @@ def test_optimizer_state_errors(tmp_path):
     save({**arrays, OPTIMIZER_KEY: np.frombuffer(json.dumps(meta).encode(), np.uint8)}, path)  # consistent digests
     with pytest.raises(ValueError, match="exp_avg_sq_typo.*missing"):
         load_optimizer_state(path)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_atomic_write_gives_the_umask_default_mode(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        save({"w": np.ones(3)}, tmp_path / "m.npz")  # a new file, then one replacing an existing file
+        save({"w": np.zeros(3)}, tmp_path / "m.npz")
+        ser.atomic_write(tmp_path / "m.json", lambda f: f.write(b"{}"))
+    finally:
+        os.umask(old)
+    for name in ("m.npz", "m.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
+
+
+def test_umask_is_read_without_proc_too(monkeypatch):
+    from nn import _atomic
+
+    old = os.umask(0o027)
+    try:
+        assert _atomic._umask() == 0o027  # from /proc/self/status on Linux
+
+        def no_proc(*args, **kwargs):
+            raise OSError("no /proc here")
+
+        monkeypatch.setattr("builtins.open", no_proc)
+        assert _atomic._umask() == 0o027  # set and set back
+        assert os.umask(0o027) == 0o027
+    finally:
+        os.umask(old)
