@@ -166,12 +166,12 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
             d = gx.data
         # A gradient nobody else holds may become its leaf's .grad without a copy: an array that owns
         # its memory and is referenced only by gx (the count is gx's slot, `d` and getrefcount's
-        # argument), in a Tensor referenced only here and by the op's returned sequence (not handed to
-        # another input too). The mark is this pass's token, so it means nothing afterwards.
+        # argument), in a Tensor referenced only by `result`, `gx`, the argument and, once, the op's
+        # returned sequence (a Tensor returned for two inputs counts one more). The mark is this
+        # pass's token, so it means nothing afterwards.
         if (
             tok is not None and x._backward is None and d.base is None and _refs(d) == 3
             and _refs(gx) == (4 if grads[i] is gx else 3) and d.flags.writeable
-            and not any(grads[j] is gx for j in range(len(grads)) if j != i)
         ):
             gx._fresh = tok
     if _Anomaly.enabled:
