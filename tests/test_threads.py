@@ -101,3 +101,19 @@ def test_conv_pool_path_matches_direct_formula(restore_threads):
     gx, gw, _ = conv2d_grads_ref(x, w, g)
     np.testing.assert_allclose(W.grad.data, gw, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(X.grad.data, gx, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_conv_backward_side_by_side_only_with_two_threads(restore_threads, monkeypatch, n):
+    """The side-by-side backward runs on two threads whatever the count: it is taken only when that is the count."""
+    from autograd.ops import conv as conv_mod
+
+    calls = []
+    real = conv_mod._conv_grads
+    monkeypatch.setattr(conv_mod, "_conv_grads", lambda *a: calls.append(1) or real(*a))
+    autograd.set_num_threads(n)
+    X = autograd.Tensor(np.ones((2, 1, 4, 4)), requires_grad=True)
+    W = autograd.Tensor(np.ones((1, 1, 3, 3)), requires_grad=True)
+    conv2d(X, W).sum().backward()
+    assert len(calls) == (n == 2)
+    np.testing.assert_array_equal(W.grad.data, np.full((1, 1, 3, 3), 8.0))

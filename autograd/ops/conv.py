@@ -25,10 +25,11 @@ the product ``W (C_out, C_in*kH*kW) @ cols`` is one large matrix product per
 chunk, and its (C_out, ho, wo, N) result is transposed back to NCHW.  Scratch
 arrays are reused between calls (a large fresh temporary per call costs page
 faults); the columns are rebuilt for the weight gradient rather than kept alive
-between forward and backward.  Without ``create_graph`` and with two or more
+between forward and backward.  Without ``create_graph`` and with exactly two
 threads, the input and weight gradients are computed side by side, one thread
-each.  Pooling works on ``kH*kW`` strided views of the input (no window copy)
-and max-pooling keeps a compact ``uint8`` index of the winner in each window;
+each; with more threads each gradient splits its chunks over all of them.
+Pooling works on ``kH*kW`` strided views of the input (no window copy) and
+max-pooling keeps a compact ``uint8`` index of the winner in each window;
 2x2 max-pooling compares the whole array with itself shifted by a row (numpy is
 slow on the short rows of window views).
 """
@@ -284,7 +285,8 @@ def _conv_grads(x: np.ndarray, w: np.ndarray, g: np.ndarray, gm: _ConvGeom, bias
     They are independent, so one thread computes the x-gradient and another the w-gradient and
     then the bias gradient (the lighter side), each with its chunks in order (the same arithmetic
     as the ops above, so the same numbers): one parallel region instead of two (each costs thread
-    wake-ups), and each thread keeps its own data in cache.
+    wake-ups), and each thread keeps its own data in cache.  Used with exactly two intra-op
+    threads only: it runs on two threads whatever the count.
     """
     grads: list = [None, None, None]
 
@@ -314,8 +316,9 @@ class Conv2d(Function):
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_grad
         bias = len(self.inputs) == 3 and need[2]
-        if need[0] and need[1] and not _GradMode.enabled and get_num_threads() > 1:
-            # no graph recorded (no create_graph): the same ops' arithmetic, side by side on two threads
+        if need[0] and need[1] and not _GradMode.enabled and get_num_threads() == 2:
+            # no graph recorded (no create_graph), two threads: the same ops' arithmetic, side by side
+            # (with more threads, the per-chunk ops below use all of them; side by side would use 2)
             gx, gw, gb = (None if a is None else const(a) for a in _conv_grads(x.data, w.data, g.data, self.gm, bias))
         else:
             gx = Conv2dBackwardInput.apply(g, w, gm=self.gm) if need[0] else None
