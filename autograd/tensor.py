@@ -195,8 +195,7 @@ class Tensor:
         ``retain_graph`` (implied by ``create_graph``); ``create_graph`` records
         the backward pass so the gradients can be differentiated again.
         """
-        if type(gradient) is not Tensor or gradient.data.shape != self.data.shape or not self.requires_grad:
-            gradient = self._seed(gradient, "backward: this tensor")  # makes, converts or checks it
+        gradient = self._seed(gradient, "backward: this tensor")
         prev, prev_pass = _GradMode.enabled, _function._adopt_pass
         _GradMode.enabled = bool(create_graph)
         _function._adopt_pass = None if create_graph else object()
