@@ -24,8 +24,23 @@ def quick_tour_blocks() -> list[str]:
 BLOCKS = quick_tour_blocks()
 
 
+def _scalar_graph(ns: dict, out: str) -> None:
+    """Block 0: the scalar graph's gradient, d n / d w = x (1 - tanh^2), printed."""
+    assert ns["w"].grad == pytest.approx(ns["x"].data * (1 - ns["n"].data ** 2))
+    assert str(ns["w"].grad) in out
+
+
+def _tensor_model(ns: dict, out: str) -> None:
+    """Block 1: the Tensor model trains."""
+    assert float(ns["loss"].item()) < 0.1, "the quick-tour model did not train"
+
+
+# What each block promises, by position: the names it must define and the check on them.
+EXPECTED = [(("x", "w", "n"), _scalar_graph), (("model", "loss"), _tensor_model)]
+
+
 def test_quick_tour_has_python_blocks():
-    assert len(BLOCKS) >= 2, f"found {len(BLOCKS)} python blocks under {SECTION!r} in README.md"
+    assert len(BLOCKS) >= len(EXPECTED), f"found {len(BLOCKS)} python blocks under {SECTION!r} in README.md"
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
@@ -36,10 +51,8 @@ def test_quick_tour_block_runs(index, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # anything a block writes lands in a scratch directory
     namespace: dict = {"__name__": "__readme__"}
     exec(compile(code, f"README.md quick tour block {index}", "exec"), namespace)
-    # what the blocks promise: the scalar graph's gradient, the Tensor model's trained loss
-    if "n" in namespace and "w" in namespace and hasattr(namespace["w"], "grad"):
-        x = namespace["x"].data
-        assert namespace["w"].grad == pytest.approx(x * (1 - namespace["n"].data ** 2))
-        assert str(namespace["w"].grad) in capsys.readouterr().out
-    if "loss" in namespace and "model" in namespace:
-        assert float(namespace["loss"].item()) < 0.1, "the quick-tour model did not train"
+    if index < len(EXPECTED):
+        names, check = EXPECTED[index]
+        missing = [n for n in names if n not in namespace]
+        assert not missing, f"README quick tour block {index} no longer defines {missing}: update EXPECTED"
+        check(namespace, capsys.readouterr().out)
