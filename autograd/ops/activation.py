@@ -10,6 +10,7 @@ from ..function import Function
 from ..graph import _GradMode
 from ..tensor import Tensor, get_rng
 from ._util import const, lift, norm_axes
+from .reduce import _stable_max
 
 __all__ = ["softmax", "log_softmax", "dropout"]
 
@@ -24,16 +25,8 @@ class LogSoftmax(Function):
     """
 
     def forward(self, x):
-        axes = self.axes
-        m = x.max(axis=axes, keepdims=True, initial=-np.inf)  # -inf over empty axes
-        finite = np.isfinite(m).all()
-        if not finite:  # slices that are all -inf (or hold +inf or NaN): shift those by 0
-            m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
-        z = x - m
-        s = np.exp(z).sum(axis=axes, keepdims=True)  # >= 1 when m is finite: the max's term is e^0
-        if finite:
-            z -= np.log(s)
-            return z
+        z = x - _stable_max(x, self.axes)
+        s = np.exp(z).sum(axis=self.axes, keepdims=True)  # >= 1 where the max is finite: its term is e^0
         with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf for an all -inf slice, as it should
             z -= np.log(s)
         return z

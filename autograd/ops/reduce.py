@@ -53,12 +53,20 @@ class Max(Function):
         return (g * const(w.astype(x.dtype)),)
 
 
+def _stable_max(a: np.ndarray, axes: tuple) -> np.ndarray:
+    """max of ``a`` over ``axes`` (kept), the shift that makes e^(a - m) safe: slices whose max is
+    not finite (empty, all -inf, or holding +inf or NaN) are shifted by 0 instead."""
+    m = a.max(axis=axes, keepdims=True, initial=-np.inf)  # -inf over empty axes
+    if np.isfinite(m).all():
+        return m
+    return np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False)
+
+
 class LogSumExp(Function):
     """lse(x) = m + ln sum e^(x - m) with m = max(x); d lse/dx = softmax(x) = e^(x - lse)"""
 
     def forward(self, a):
-        m = np.max(a, axis=self.axes, keepdims=True, initial=-np.inf)  # -inf over empty axes
-        m = np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False)
+        m = _stable_max(a, self.axes)
         with np.errstate(divide="ignore"):  # an empty or all -inf slice gives -inf, as it should
             s = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m
         return s if self.keepdims else np.squeeze(s, axis=self.axes)
