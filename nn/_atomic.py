@@ -1,7 +1,8 @@
-"""Writing a file so that it is either complete or absent, never half-written."""
+"""File helpers: writing a file so that it is either complete or absent (never half-written), and its digest."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -46,3 +47,12 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
         except OSError:
             pass
         raise
+
+
+def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
+    """Hex digest (``hashlib`` algorithm name) of the file at ``path``, read in 1 MiB chunks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

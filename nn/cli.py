@@ -39,7 +39,6 @@ Default recipes (used for any option not given on the command line) are in :data
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -52,7 +51,7 @@ import numpy as np
 
 from autograd.threads import get_num_threads, set_num_threads
 
-from ._atomic import atomic_write
+from ._atomic import atomic_write, file_digest
 
 __all__ = ["main", "RECIPES", "build_model", "load_data", "train", "make_graph", "read_resume_info"]
 
@@ -233,10 +232,6 @@ RUN_OPTIONS = ("model", "dataset", "augment", "seed", "limit", "optimizer", "lr"
                "weight_decay", "scheduler")
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _generators(loader: Any) -> dict[str, np.random.Generator]:
     """Every random generator a training epoch draws from: autograd's (dropout), the loader's shuffling, and
     those of the loader's random transforms (augmentation). Their states are saved so a resumed run is exact."""
@@ -291,7 +286,7 @@ def read_resume_info(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
                                 f"'chainrule train'); cannot resume")
     digests = meta["sha256"] if isinstance(meta["sha256"], dict) else {}
     for what, path in (("weights", ckpt), ("optimizer", opt_path)):
-        if _file_sha256(path) != digests.get(what):
+        if file_digest(path, "sha256") != digests.get(what):
             raise ValueError(f"{path} does not match its sidecar {side} (sha256 differs): the files are not from the "
                              f"same save (replaced, corrupted, or a save was interrupted); cannot resume")
     return {**meta, "checkpoint": ckpt, "optimizer_path": opt_path}
@@ -476,7 +471,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
                 "dataset": dataset, "mean": float(mean), "std": float(std),
                 "epoch": epoch, "test_accuracy": record["val_acc"], "train_args": run_args,
                 "optimizer_file": OPTIMIZER_FILE, "threads": get_num_threads(),
-                "sha256": {"weights": _file_sha256(ckpt), "optimizer": _file_sha256(opt_path)}})
+                "sha256": {"weights": file_digest(ckpt, "sha256"), "optimizer": file_digest(opt_path, "sha256")}})
             _write_json(outdir / "metrics.json", metrics)
 
     fit(net, train_loader, F.cross_entropy, opt, recipe["epochs"] - start, val_loader=test_loader, scheduler=sched,

@@ -15,6 +15,7 @@ import pytest
 import autograd
 import nn.cli as cli
 from autograd.threads import get_num_threads, set_num_threads
+from nn._atomic import file_digest
 from nn.cli import main
 from nn.models import MLP
 from nn.serialization import load, load_optimizer_state, save_optimizer_state
@@ -264,14 +265,14 @@ def test_resume_refuses_corrupted_or_mismatched_files(one_epoch_run, tmp_path, c
     assert "optimizer.npz does not match its sidecar" in err
 
     _edit_sidecar(run, sha256={"weights": json.loads((one_epoch_run / "checkpoint.json").read_text())["sha256"]
-                               ["weights"], "optimizer": cli._file_sha256(opt_file)})
+                               ["weights"], "optimizer": file_digest(opt_file)})
     err = _resume_error(run, capsys)  # digests made to agree: the entries' own sha256/CRC still catch it
     assert "optimizer.npz" in err and ("sha256" in err or "corrupted" in err)
 
     opt_file.write_bytes(good)
     shutil.copy(run / "checkpoint.npz", run / "optimizer.npz")  # a model file where the optimizer state belongs
-    _edit_sidecar(run, sha256={"weights": cli._file_sha256(run / "checkpoint.npz"),
-                               "optimizer": cli._file_sha256(opt_file)})
+    _edit_sidecar(run, sha256={"weights": file_digest(run / "checkpoint.npz"),
+                               "optimizer": file_digest(opt_file)})
     assert "not an optimizer state file" in _resume_error(run, capsys)
 
     opt_file.unlink()
@@ -292,7 +293,7 @@ def test_resume_refuses_checkpoints_that_do_not_fit(one_epoch_run, tmp_path, cap
 
     state, extra = load_optimizer_state(run / "optimizer.npz")  # generator states of another kind of run
     save_optimizer_state(state, run / "optimizer.npz", extra={**extra, "rng": {"autograd": extra["rng"]["autograd"]}})
-    _edit_sidecar(run, epoch=1, sha256={**meta["sha256"], "optimizer": cli._file_sha256(run / "optimizer.npz")})
+    _edit_sidecar(run, epoch=1, sha256={**meta["sha256"], "optimizer": file_digest(run / "optimizer.npz")})
     assert "generator states" in _resume_error(run, capsys)
 
     _edit_sidecar(run, sha256=meta["sha256"])

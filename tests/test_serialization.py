@@ -301,3 +301,25 @@ def test_umask_is_read_without_proc_too(monkeypatch):
         assert os.umask(0o027) == 0o027
     finally:
         os.umask(old)
+
+
+def test_file_digest_reads_in_chunks(tmp_path, monkeypatch):
+    import hashlib
+
+    from nn._atomic import file_digest
+
+    data = np.random.default_rng(0).integers(0, 256, (3 << 20) + 5, dtype=np.uint8).tobytes()
+    (tmp_path / "f").write_bytes(data)
+    reads = []
+    real_open = open
+
+    def counting_open(*args, **kwargs):
+        f = real_open(*args, **kwargs)
+        real_read = f.read
+        f.read = lambda n=-1: (reads.append(n), real_read(n))[1]
+        return f
+
+    monkeypatch.setattr("builtins.open", counting_open)
+    assert file_digest(tmp_path / "f", "md5") == hashlib.md5(data).hexdigest()
+    assert file_digest(tmp_path / "f") == hashlib.sha256(data).hexdigest()  # sha256 by default
+    assert reads and set(reads) == {1 << 20}  # never the whole file at once

@@ -34,18 +34,6 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dty
               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def md5sum(path: str | os.PathLike[str] | None = None, data: bytes | None = None) -> str:
-    """Hex md5 of a file (read in 1 MiB chunks) or of ``data``."""
-    h = hashlib.md5()
-    if data is not None:
-        h.update(data)
-        return h.hexdigest()
-    with open(path, "rb") as f:  # type: ignore[arg-type]
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def read_idx(path: str | os.PathLike[str], ndim: int | None = None, raw: bytes | None = None) -> np.ndarray:
     """Parse a (gzip-compressed if named ``*.gz``) IDX file into an array; ``ndim`` = expected number of dims.
 
@@ -199,9 +187,10 @@ class MNIST(ImageDataset):
             raise ValueError(f"{self.root / files[1]}: label {labels.max()} out of range 0..{len(self.classes) - 1}")
         super().__init__(images, labels, transform)
 
-    def _check_md5(self, path: Path, data: bytes | None = None) -> None:
+    def _check_md5(self, path: Path, data: bytes) -> None:
+        """``data`` (the bytes read from ``path``) against the file's known md5."""
         expected = self.resources[path.name][1]
-        actual = md5sum(path, data)
+        actual = hashlib.md5(data).hexdigest()
         if actual != expected:
             raise ValueError(f"{path}: md5 mismatch (expected {expected}, got {actual}); the file is corrupt or not "
                              f"the official {type(self).__name__} file. Delete it and download it again.")
@@ -218,7 +207,7 @@ class MNIST(ImageDataset):
             except Exception as e:  # network errors: try the next mirror
                 errors.append(f"{url}: {e}")
                 continue
-            actual = md5sum(data=data)
+            actual = hashlib.md5(data).hexdigest()
             if actual != expected:
                 errors.append(f"{url}: md5 {actual} != expected {expected}")
                 continue
@@ -251,7 +240,7 @@ def mnist_sample(train: bool = True, transform: Callable[[np.ndarray], Any] | No
     """A small class-balanced MNIST subset bundled with the package (3000 train / 1000 test images), md5-checked."""
     split = "train" if train else "test"
     data = _SAMPLE.read_bytes()
-    actual = md5sum(data=data)
+    actual = hashlib.md5(data).hexdigest()
     if actual != _SAMPLE_MD5:
         raise ValueError(f"{_SAMPLE}: md5 mismatch (expected {_SAMPLE_MD5}, got {actual}); the bundled MNIST sample "
                          f"is corrupt or was changed. Reinstall the package or restore the file from git.")
