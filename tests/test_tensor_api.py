@@ -550,6 +550,7 @@ def test_maximum_minimum_gradients_with_ties_and_broadcasting(dtype):
         a.grad = b.grad = None
         y = f(a, b)
         assert y.dtype == dtype and y._op == f.__name__.capitalize()
+        np.testing.assert_array_equal(getattr(a, f.__name__)(b).data, y.data)  # the method form: a.maximum(b)
         (y * 3.0).sum().backward()
         np.testing.assert_array_equal(a.grad.data, 3.0 * np.array(wa))
         np.testing.assert_array_equal(b.grad.data, 3.0 * (1 - np.array(wa)).sum(axis=0))

@@ -582,22 +582,6 @@ def test_sigmoid_and_logsumexp_are_stable_for_huge_inputs():
     np.testing.assert_allclose(x.softmax().data, [0, 0, 1])
 
 
-@pytest.mark.parametrize("fn, expected, grad_a, grad_b", [
-    (ag.minimum, [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]),
-    (ag.maximum, [3.0, 3.0], [1.0, 0.0], [0.0, 1.0]),
-])
-def test_minimum_maximum_pick_either_side(fn, expected, grad_a, grad_b):
-    a = ag.Tensor(np.array([3.0, 1.0]), requires_grad=True)
-    b = ag.Tensor(np.array([1.0, 3.0]), requires_grad=True)
-    out = fn(a, b)
-    np.testing.assert_array_equal(out.data, expected)
-    out.sum().backward()
-    np.testing.assert_array_equal(a.grad.data, grad_a)
-    np.testing.assert_array_equal(b.grad.data, grad_b)
-    method = a.minimum(b) if fn is ag.minimum else a.maximum(b)
-    np.testing.assert_array_equal(method.data, expected)
-
-
 def test_distinct_pairs_put_the_larger_value_on_either_side():
     """The maximum/minimum catalogue entries must see a > b as well as a < b."""
     seen = set()
