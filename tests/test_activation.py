@@ -19,11 +19,11 @@ def _log_softmax_ref(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), shape=st.sampled_from([(4,), (2, 3), (3, 1, 4)]),
-       scale=st.sampled_from([1.0, 30.0]), data=st.data())
-def test_log_softmax_first_and_second_derivatives(seed, shape, scale, data):
+@given(seed=st.integers(0, 2**32 - 1), shape=st.sampled_from([(4,), (2, 3), (3, 1, 4)]), data=st.data())
+def test_log_softmax_derivatives_at_large_logits(seed, shape, data):
+    """First and second derivatives with logits up to +-30 (the op catalogue draws them in [-2, 2])."""
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
-    x = Tensor(np.random.default_rng(seed).uniform(-1, 1, shape) * scale, requires_grad=True)
+    x = Tensor(np.random.default_rng(seed).uniform(-30, 30, shape), requires_grad=True)
     assert ag.gradcheck(lambda t: ag.log_softmax(t, axis), (x,))
     assert ag.gradgradcheck(lambda t: ag.log_softmax(t, axis), (x,))
     assert ag.gradgradcheck(lambda t: ag.softmax(t, axis), (x,))
