@@ -326,8 +326,6 @@ def _restore(info: dict[str, Any], model: str, net: Any, opt: Any, sched: Any, l
     opt_state, extra = load_optimizer_state(opt_path)
     if extra.get("epoch") != start:
         raise ValueError(f"{opt_path} is from epoch {extra.get('epoch')}, the checkpoint from epoch {start}")
-    if extra.get("optimizer") != type(opt).__name__:
-        raise ValueError(f"{opt_path} holds {extra.get('optimizer')} state, the run uses {type(opt).__name__}")
     if sched is not None:  # replay the schedule's steps (the recursive cosine form needs the same arithmetic)
         for _ in range(start):
             sched.step()
@@ -335,7 +333,8 @@ def _restore(info: dict[str, Any], model: str, net: Any, opt: Any, sched: Any, l
     try:
         opt.load_state_dict(opt_state)
     except (ValueError, KeyError, TypeError, IndexError) as e:
-        raise ValueError(f"{opt_path}: the optimizer state does not fit the {model}'s parameters: {e}") from e
+        raise ValueError(f"{opt_path}: the optimizer state does not fit this run's {type(opt).__name__} over the "
+                         f"{model}'s parameters: {e}") from e
     if sched is not None:  # the rate of epoch start + 1 of *this* run's schedule (its length may have changed)
         for g, lr in zip(opt.param_groups, lrs):
             g["lr"] = lr

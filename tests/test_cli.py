@@ -286,7 +286,7 @@ def test_resume_refuses_checkpoints_that_do_not_fit(one_epoch_run, tmp_path, cap
     assert "do not fit a lenet5" in _resume_error(run, capsys)
 
     _edit_sidecar(run, train_args={**meta["train_args"], "optimizer": "sgd"})  # Adam state, SGD run
-    assert "holds Adam state, the run uses SGD" in _resume_error(run, capsys)
+    assert "does not fit this run's SGD" in _resume_error(run, capsys)  # refused by SGD.load_state_dict
 
     _edit_sidecar(run, train_args=meta["train_args"], epoch=2)  # sidecar and optimizer file disagree on the epoch
     assert "from epoch 1, the checkpoint from epoch 2" in _resume_error(run, capsys, "--epochs", "3")

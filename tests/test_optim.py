@@ -192,6 +192,30 @@ def test_adam_state_dict_roundtrip_continues_identically():
     np.testing.assert_array_equal(p1.data, p2.data)
 
 
+def test_load_state_dict_refuses_another_optimizers_state():
+    a = _param([1.0, 2.0])
+    adam, sgd = Adam([a], lr=0.1), SGD([a], lr=0.1, momentum=0.9)
+    _set_grad(a, [1.0, 1.0])
+    adam.step()
+    before = (dict(sgd.param_groups[0]), dict(sgd.state))
+    with pytest.raises(ValueError, match=r"does not fit SGD: it lacks \['dampening', 'momentum', 'nesterov'\] and "
+                                         r"has unexpected \['amsgrad', 'betas', 'eps'\]"):
+        sgd.load_state_dict(adam.state_dict())
+    assert (sgd.param_groups[0], sgd.state) == before  # nothing was loaded
+    with pytest.raises(ValueError, match="does not fit Adam"):
+        adam.load_state_dict(sgd.state_dict())
+
+    # a scheduler's initial_lr may be on either side: resuming creates the scheduler after loading
+    CosineAnnealingLR(adam, T_max=4).step()
+    fresh = Adam([a], lr=0.1)
+    fresh.load_state_dict(adam.state_dict())
+    assert fresh.param_groups[0]["initial_lr"] == 0.1 and fresh.param_groups[0]["lr"] == adam.param_groups[0]["lr"]
+    CosineAnnealingLR(fresh, T_max=4, last_epoch=0)
+    Adam([a], lr=0.1).load_state_dict(Adam([a], lr=0.1).state_dict())
+    fresh.load_state_dict(Adam([a], lr=0.1).state_dict())  # keeps its own initial_lr
+    assert fresh.param_groups[0]["initial_lr"] == 0.1
+
+
 def test_invalid_arguments():
     p = _param([1.0])
     with pytest.raises(ValueError):

@@ -164,15 +164,26 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore hyper-parameters and buffers saved by :meth:`state_dict` (for the same parameters, same order)."""
+        """Restore hyper-parameters and buffers saved by :meth:`state_dict` (for the same parameters, same order).
+
+        ``ValueError`` if the groups do not match this optimizer's: their number, their sizes, or their keys (the
+        hyper-parameters: state of another kind of optimizer, e.g. Adam's ``betas`` given to SGD, is refused).
+        ``initial_lr`` is left out of the key comparison: a learning-rate scheduler adds it, and may be created
+        before or after loading.
+        """
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(groups)} parameter groups, optimizer has "
                              f"{len(self.param_groups)}")
-        for mine, theirs in zip(self.param_groups, groups):
+        for j, (mine, theirs) in enumerate(zip(self.param_groups, groups)):
             if len(mine["params"]) != len(theirs["params"]):
                 raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
                                  "the optimizer's group")
+            ours, given = set(mine) - {"initial_lr"}, set(theirs) - {"initial_lr"}
+            if ours != given:
+                raise ValueError(f"loaded state dict's parameter group {j} does not fit {type(self).__name__}: it "
+                                 f"lacks {sorted(ours - given)} and has unexpected {sorted(given - ours)} (the "
+                                 f"state of another kind of optimizer?)")
         saved_state = {int(k): v for k, v in state_dict["state"].items()}
         new_state: dict[Any, dict[str, Any]] = {}
         for mine, theirs in zip(self.param_groups, groups):
