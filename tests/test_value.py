@@ -75,7 +75,6 @@ def test_pow_const(a, k):
 def test_pow_integer_exponent_any_sign_base(a, k):
     assume(abs(a) > 0.1)
     check(lambda x: x**k, lambda x: math.pow(x, k), a)
-    assert (Value(a) ** k).data == pytest.approx(a**k)
 
 
 @given(st.floats(0.2, 5), st.floats(-3, 3))
@@ -103,7 +102,6 @@ def test_rtruediv(a):
 @given(st.floats(-3, 3))
 def test_rpow(a):
     check(lambda x: 2**x, lambda x: math.pow(2.0, x), a)
-    assert (2 ** Value(a)).data == pytest.approx(2**a)
 
 
 # --- unary functions ----------------------------------------------------------
@@ -130,7 +128,6 @@ def test_tanh(a):
 @given(st.floats(-20, 20))
 def test_sigmoid(a):
     check(lambda x: x.sigmoid(), lambda x: 1 / (1 + math.exp(-x)), a)
-    assert Value(a).sigmoid().data == pytest.approx(1 / (1 + math.exp(-a)))
 
 
 @given(away_from_zero)
