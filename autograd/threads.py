@@ -16,6 +16,12 @@ the OpenBLAS library numpy has loaded, with ``ctypes``, only when the wanted cou
 1 or ``n`` per product.  Your own numpy products afterwards run with whichever of the two
 chainrule used last.  Where numpy's BLAS is not OpenBLAS, only the convolution pool is used.
 
+Nesting: while ``parallel_for`` runs work on several threads, each of those threads (the caller
+and the pool's workers) is *inside a parallel region*: a ``parallel_for`` called from there runs
+its tasks serially on that thread (a pool worker waiting on its own pool would deadlock), and
+``gemm_threads`` / ``use_blas_threads`` do nothing (BLAS stays at one thread per caller; its
+thread count is process-wide, so a worker must not raise it for the others).
+
 Default (``set_num_threads`` never called): ``n`` is the thread count numpy's OpenBLAS had
 when chainrule first needed it, which honours ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``
 and is otherwise the number of cores; without OpenBLAS, the number of usable cores.
@@ -48,6 +54,13 @@ _blas_now: int | None = None  # the OpenBLAS thread count chainrule last set (or
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _lock = threading.Lock()
+
+
+class _Region(threading.local):
+    inside = False  # this thread is running work of a parallel (several-thread) parallel_for
+
+
+_region = _Region()
 
 
 def _openblas() -> ctypes.CDLL | None:
@@ -129,15 +142,19 @@ def _set_blas(n: int) -> None:
 
 
 def use_blas_threads(n: int) -> None:
-    """Have OpenBLAS use ``n`` threads (a ctypes call only when that changes)."""
-    if n != _blas_now:
+    """Have OpenBLAS use ``n`` threads (a ctypes call only when that changes); nothing inside a
+    parallel region."""
+    if n != _blas_now and not _region.inside:
         if _lib is False:
             _openblas()
         _set_blas(n)
 
 
 def gemm_threads(macs: int) -> None:
-    """Set OpenBLAS's threads for one product of ``macs`` multiply-adds: n if big, else 1."""
+    """Set OpenBLAS's threads for one product of ``macs`` multiply-adds: n if big, else 1 (nothing
+    inside a parallel region)."""
+    if _region.inside:
+        return
     n = _intra if _intra is not None else get_num_threads()
     use_blas_threads(n if n > 1 and macs >= GEMM_PARALLEL_MACS else 1)
 
@@ -157,8 +174,11 @@ def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None
     """Run ``work(k)`` for k in range(ntasks) on up to ``threads`` threads (default: the
     intra-op count), each thread taking a contiguous run of k in order; BLAS gets one thread
     per caller when more than one thread runs.  Exceptions propagate.
+
+    Called inside a parallel region (from ``work`` of an enclosing parallel_for), it runs the
+    tasks serially on the calling thread.
     """
-    n = min(get_num_threads() if threads is None else threads, ntasks)
+    n = 1 if _region.inside else min(get_num_threads() if threads is None else threads, ntasks)
     if n <= 1:
         for k in range(ntasks):
             work(k)
@@ -166,8 +186,12 @@ def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None
     use_blas_threads(1)
 
     def run(lo: int, hi: int) -> None:
-        for k in range(lo, hi):
-            work(k)
+        _region.inside = True
+        try:
+            for k in range(lo, hi):
+                work(k)
+        finally:
+            _region.inside = False
 
     bounds = [ntasks * i // n for i in range(n + 1)]
     pool = _get_pool(n - 1)
@@ -182,6 +206,7 @@ def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None
 def _after_fork() -> None:  # the pool's threads do not exist in a forked child
     global _pool, _pool_size, _lock
     _pool, _pool_size, _lock = None, 0, threading.Lock()
+    _region.inside = False
 
 
 if hasattr(os, "register_at_fork"):

@@ -117,3 +117,57 @@ def test_conv_backward_side_by_side_only_with_two_threads(restore_threads, monke
     conv2d(X, W).sum().backward()
     assert len(calls) == (n == 2)
     np.testing.assert_array_equal(W.grad.data, np.full((1, 1, 3, 3), 8.0))
+
+
+_NESTED = """
+import threading
+import autograd
+from autograd import threads
+
+autograd.set_num_threads({n})
+seen, where = [], {{}}
+
+def inner(k):
+    seen.append(k)
+
+def outer(k):
+    me = threading.get_ident()
+    threads.parallel_for(4, lambda j: (inner(4 * k + j), where.setdefault(4 * k + j, threading.get_ident())))
+    assert all(where[4 * k + j] == me for j in range(4)), "a nested parallel_for left its thread"
+
+threads.parallel_for(4, outer)
+assert sorted(seen) == list(range(16)), seen
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_nested_parallel_for_completes(n):
+    """A parallel_for inside parallel_for work runs serially on that thread instead of waiting on its own pool.
+
+    Run in a subprocess with a timeout: a deadlocked pool would otherwise also hang the test process at exit.
+    """
+    import subprocess
+    import sys
+
+    try:
+        out = subprocess.run([sys.executable, "-c", _NESTED.format(n=n)], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"nested parallel_for deadlocked with {n} threads")
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_blas_threads_left_alone_inside_parallel_region(restore_threads):
+    if not autograd.set_num_threads(3):
+        pytest.skip("numpy does not use OpenBLAS here")
+    seen = []
+
+    def work(k):
+        threads.gemm_threads(threads.GEMM_PARALLEL_MACS * 100)
+        threads.use_blas_threads(3)
+        seen.append(threads.blas_threads())
+
+    threads.parallel_for(3, work)
+    assert seen == [1, 1, 1]
+    threads.gemm_threads(threads.GEMM_PARALLEL_MACS * 100)  # outside the region again: it acts
+    assert threads.blas_threads() == 3

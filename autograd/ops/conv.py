@@ -189,7 +189,8 @@ def _g_rows(g: np.ndarray, s: int, e: int, dtype: Any) -> np.ndarray:
 
 
 def _gemm_setup(gm: _ConvGeom, bounds: list[int]) -> None:
-    """OpenBLAS threads for one chunk's product (inside parallel_for it runs on one thread anyway)."""
+    """OpenBLAS threads for one chunk's product (a no-op inside a parallel region; parallel_for
+    sets one BLAS thread itself when it runs the chunks on several threads)."""
     gemm_threads(gm.wshape[0] * gm.ckk * bounds[1] * gm.ho * gm.wo)
 
 
@@ -217,13 +218,12 @@ def _conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, gm: _ConvG
     return y
 
 
-def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom, threads: int | None = None) -> np.ndarray:
+def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom) -> np.ndarray:
     """x-gradient of y = conv(x, w) given g = dL/dy: a transposed convolution, col2im(W^T g).
 
     col2im in two passes: the column gradients are copied into a zeroed "skewed" buffer z where
     row (c, i, j) is shifted by kernel offset (i, j) in the (Hp, Wp, m) layout, then one
     reduction over the kh*kw rows gives the padded x-gradient (no read-modify-write loop).
-    ``threads=1`` runs the chunks in order on the calling thread, leaving BLAS's threads alone.
     """
     n, c, h, wd = gm.xshape
     o, _, kh, kw = w.shape
@@ -233,8 +233,7 @@ def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom, threads: i
     w2t = w.reshape(o, gm.ckk).T.astype(dtype, copy=False)
     gx = np.empty((n, c, h, wd), dtype)
     bounds = _chunks(gm, gx.itemsize)
-    if threads != 1:
-        _gemm_setup(gm, bounds)
+    _gemm_setup(gm, bounds)
 
     def work(k: int) -> None:
         s, e = bounds[k], bounds[k + 1]
@@ -254,27 +253,23 @@ def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom, threads: i
         np.add.reduce(z, axis=1, out=gxt.reshape(c, hp * wp * m))
         np.copyto(gx[s:e], gxt[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2))
 
-    parallel_for(len(bounds) - 1, work, threads)
+    parallel_for(len(bounds) - 1, work)
     return gx
 
 
-def _conv_backward_weight(x: np.ndarray, g: np.ndarray, gm: _ConvGeom, threads: int | None = None) -> np.ndarray:
-    """w-gradient of y = conv(x, w): g (O, positions) @ cols^T, summed over the chunks in order.
-
-    ``threads=1`` runs the chunks in order on the calling thread, leaving BLAS's threads alone.
-    """
+def _conv_backward_weight(x: np.ndarray, g: np.ndarray, gm: _ConvGeom) -> np.ndarray:
+    """w-gradient of y = conv(x, w): g (O, positions) @ cols^T, summed over the chunks in order."""
     o = gm.wshape[0]
     dtype = np.result_type(x, g)
     bounds = _chunks(gm, np.dtype(dtype).itemsize)
-    if threads != 1:
-        _gemm_setup(gm, bounds)
+    _gemm_setup(gm, bounds)
     parts = np.empty((len(bounds) - 1, o, gm.ckk), dtype)
 
     def work(k: int) -> None:
         s, e = bounds[k], bounds[k + 1]
         np.matmul(_g_rows(g, s, e, dtype), _cols(x, s, e, gm, dtype).T, out=parts[k])
 
-    parallel_for(len(bounds) - 1, work, threads)
+    parallel_for(len(bounds) - 1, work)
     # summed in chunk order whatever the thread count, so results do not depend on it
     return np.add.reduce(parts, axis=0).reshape(gm.wshape)
 
@@ -292,9 +287,9 @@ def _conv_grads(x: np.ndarray, w: np.ndarray, g: np.ndarray, gm: _ConvGeom, bias
 
     def work(k: int) -> None:
         if k == 0:
-            grads[0] = _conv_backward_input(g, w, gm, threads=1)
+            grads[0] = _conv_backward_input(g, w, gm)  # nested in parallel_for: its chunks run serially
         else:
-            grads[1] = _conv_backward_weight(x, g, gm, threads=1)
+            grads[1] = _conv_backward_weight(x, g, gm)
             if bias:
                 grads[2] = g.sum(axis=(0, 2, 3))
 
