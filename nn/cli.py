@@ -10,10 +10,9 @@
 
 Training writes, after every epoch, ``checkpoint.npz`` (the model's ``state_dict`` via :func:`nn.save`),
 ``optimizer.npz`` (the optimizer's ``state_dict`` via :func:`nn.serialization.save_optimizer_state`, same safe
-format; its JSON entry also holds the epoch reached and the states of the random generators: shuffling,
-augmentation, dropout), a JSON sidecar ``checkpoint.json`` (model name and arguments, input preprocessing,
-training arguments, epoch, sha256 of both ``.npz`` files; written last), ``metrics.json`` (one record per epoch)
-and ``curves.png`` (when matplotlib is installed).
+format), a JSON sidecar ``checkpoint.json`` (model name and arguments, input preprocessing, training arguments,
+epoch reached, the states of the random generators: shuffling, augmentation, dropout; sha256 of both ``.npz``
+files; written last), ``metrics.json`` (one record per epoch) and ``curves.png`` (when matplotlib is installed).
 
 Resuming (``train --resume DIR`` or ``--resume DIR/checkpoint.npz``) loads the weights, optimizer state, epoch
 and generator states and trains on up to ``--epochs`` in total (default: the number the run was started with),
@@ -323,9 +322,7 @@ def _restore(info: dict[str, Any], model: str, net: Any, opt: Any, sched: Any, l
         net.load_state_dict(load(ckpt))
     except (RuntimeError, KeyError) as e:
         raise ValueError(f"{ckpt}: the weights do not fit a {model}: {e}") from e
-    opt_state, extra = load_optimizer_state(opt_path)
-    if extra.get("epoch") != start:
-        raise ValueError(f"{opt_path} is from epoch {extra.get('epoch')}, the checkpoint from epoch {start}")
+    opt_state = load_optimizer_state(opt_path)
     if sched is not None:  # replay the schedule's steps (the recursive cosine form needs the same arithmetic)
         for _ in range(start):
             sched.step()
@@ -338,15 +335,15 @@ def _restore(info: dict[str, Any], model: str, net: Any, opt: Any, sched: Any, l
     if sched is not None:  # the rate of epoch start + 1 of *this* run's schedule (its length may have changed)
         for g, lr in zip(opt.param_groups, lrs):
             g["lr"] = lr
-    gens, states = _generators(loader), extra.get("rng")
+    gens, states, side = _generators(loader), info.get("rng"), sidecar_path(ckpt)
     if not isinstance(states, dict) or set(states) != set(gens):
-        raise ValueError(f"{opt_path}: saved generator states {sorted(states or {})} do not match the run's "
+        raise ValueError(f"{side}: saved generator states {sorted(states or {})} do not match the run's "
                          f"{sorted(gens)}")
     for name, g in gens.items():
         try:
             g.bit_generator.state = states[name]
         except (ValueError, TypeError, KeyError) as e:
-            raise ValueError(f"{opt_path}: bad saved state for generator {name!r}: {e}") from e
+            raise ValueError(f"{side}: bad saved state for generator {name!r}: {e}") from e
 
 
 def _previous_epochs(folder: Path, start: int, log: Any) -> list[dict[str, Any]]:
@@ -462,13 +459,12 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
         if outdir is not None:  # write as we go, so an interrupted run keeps its numbers and weights
             ckpt, opt_path = outdir / "checkpoint.npz", outdir / OPTIMIZER_FILE
             save(net.state_dict(), ckpt)
-            save_optimizer_state(opt.state_dict(), opt_path, extra={
-                "epoch": epoch, "optimizer": type(opt).__name__,
-                "rng": {name: g.bit_generator.state for name, g in _generators(train_loader).items()}})
+            save_optimizer_state(opt.state_dict(), opt_path)
             _write_json(outdir / "checkpoint.json", {  # last: its sha256 entries vouch for the two files above
                 "format": "chainrule.checkpoint", "model": model, "model_args": {}, "input": input_spec(model),
                 "dataset": dataset, "mean": float(mean), "std": float(std),
                 "epoch": epoch, "test_accuracy": record["val_acc"], "train_args": run_args,
+                "rng": {name: g.bit_generator.state for name, g in _generators(train_loader).items()},
                 "optimizer_file": OPTIMIZER_FILE, "threads": get_num_threads(),
                 "sha256": {"weights": file_digest(ckpt, "sha256"), "optimizer": file_digest(opt_path, "sha256")}})
             _write_json(outdir / "metrics.json", metrics)

@@ -8,7 +8,7 @@ Optimizer state (:func:`save_optimizer_state` / :func:`load_optimizer_state`) us
 array of ``Optimizer.state_dict()["state"]`` becomes an entry ``"state.<index>.<name>"`` (numpy scalars become 0-d
 entries and are given back as numpy scalars), and one more entry ``__optimizer__`` holds UTF-8 JSON with the rest:
 ``{"format": "chainrule.optimizer_state", "version": 1, "param_groups": [...], "state_keys": [[index, [names]]],
-"scalars": {index: {name: number}}, "numpy_scalars": [key], "extra": {...}}``. Tuples in the JSON are written as
+"scalars": {index: {name: number}}, "numpy_scalars": [key]}``. Tuples in the JSON are written as
 ``{"__tuple__": [...]}`` so ``betas=(0.9, 0.999)`` comes back a tuple. That entry is covered by the sha256 record too.
 """
 
@@ -199,24 +199,22 @@ def _unflatten_optimizer_state(arrays: dict[str, np.ndarray], meta: dict[str, An
     return {"state": state, "param_groups": [_from_json(g) for g in meta["param_groups"]]}
 
 
-def save_optimizer_state(state_dict: Mapping[str, Any], path: str | os.PathLike[str],
-                         extra: Mapping[str, Any] | None = None) -> None:
-    """Write ``optimizer.state_dict()`` (plus an optional JSON-able ``extra`` dict, e.g. the epoch) to ``path``.
+def save_optimizer_state(state_dict: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write ``optimizer.state_dict()`` to ``path``.
 
     Same safe format as :func:`save` (``.npz``, sha256 per entry, atomic, no pickle): arrays as
     ``"state.<index>.<name>"`` entries, hyper-parameters and step counts as JSON in the ``__optimizer__`` entry.
     """
     arrays, meta = _flatten_optimizer_state(state_dict)
-    meta["extra"] = _to_json("extra", dict(extra or {}))
     text = json.dumps(meta)  # before touching the file: a TypeError leaves the old one in place
     save({**arrays, OPTIMIZER_KEY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}, path)
 
 
-def load_optimizer_state(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Read a file written by :func:`save_optimizer_state` -> ``(state_dict, extra)``.
+def load_optimizer_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a file written by :func:`save_optimizer_state` -> a state dict ready for ``Optimizer.load_state_dict``.
 
-    ``state_dict`` is ready for ``Optimizer.load_state_dict``. Raises ``ValueError`` naming ``path`` if the file is
-    corrupt, fails its sha256 check or is not an optimizer state file (e.g. a model checkpoint).
+    Raises ``ValueError`` naming ``path`` if the file is corrupt, fails its sha256 check or is not an optimizer
+    state file (e.g. a model checkpoint).
     """
     data = load(path)
     raw = data.pop(OPTIMIZER_KEY, None)
@@ -226,6 +224,6 @@ def load_optimizer_state(path: str | os.PathLike[str]) -> tuple[dict[str, Any], 
         meta = json.loads(raw.tobytes().decode("utf-8"))
         if meta.get("format") != _OPT_FORMAT:
             raise ValueError(f"format is {meta.get('format')!r}, expected {_OPT_FORMAT!r}")
-        return _unflatten_optimizer_state(data, meta), _from_json(meta.get("extra", {}))
+        return _unflatten_optimizer_state(data, meta)
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: unreadable optimizer state: {e}") from e

@@ -213,12 +213,10 @@ def test_optimizer_state_round_trip_continues_identically(tmp_path, kind):
     net, opt, x = trained_optimizer(kind)
     sd = opt.state_dict()
     assert sd["state"]  # momentum buffers / Adam moments exist, so the test covers them
-    extra = {"epoch": 3, "rng": np.random.default_rng(5).bit_generator.state, "pair": (1, 2.5)}
     path = tmp_path / "optimizer.npz"
-    save_optimizer_state(sd, path, extra=extra)
-    loaded, extra_back = load_optimizer_state(path)
+    save_optimizer_state(sd, path)
+    loaded = load_optimizer_state(path)
     assert_same_optimizer_state(sd, loaded)
-    assert extra_back == extra and isinstance(extra_back["pair"], tuple)
     with np.load(path, allow_pickle=False) as z:  # arrays as "state.<i>.<name>", the rest as JSON
         names = set(z.files) - {RECORD_KEY, OPTIMIZER_KEY}
         assert all(n.startswith("state.") and z[n].dtype != object for n in names)
@@ -242,10 +240,10 @@ def test_optimizer_state_numpy_scalars_keep_their_dtype(tmp_path):
     sd = {"state": {2: {"step": np.float32(4.0), "count": 7, "buf": np.ones(3, np.float16)}},
           "param_groups": [{"lr": np.float64(0.5), "betas": (0.9, 0.99), "params": [2]}]}
     save_optimizer_state(sd, tmp_path / "o.npz")
-    out, extra = load_optimizer_state(tmp_path / "o.npz")
+    out = load_optimizer_state(tmp_path / "o.npz")
     st = out["state"][2]
     assert type(st["step"]) is np.float32 and st["step"] == 4 and type(st["count"]) is int
-    assert st["buf"].dtype == np.float16 and extra == {}
+    assert st["buf"].dtype == np.float16
     assert out["param_groups"] == [{"lr": 0.5, "betas": (0.9, 0.99), "params": [2]}]
 
 
