@@ -187,10 +187,3 @@ def check_grad2(fn: Callable, *arrays: np.ndarray, atol: float = ATOL, rtol: flo
     numeric = numeric_grad(f, arrays)
     for i, (ga, gn) in enumerate(zip(analytic, numeric)):
         np.testing.assert_allclose(ga, gn, atol=atol, rtol=rtol, err_msg=f"second-order gradient of input {i}")
-
-
-def gradcheck(fn: Callable, *arrays: np.ndarray, **kw) -> Tensor:
-    """The local check, then ``autograd.gradcheck`` on the same inputs (it raises on a mismatch)."""
-    out = check_grad(fn, *arrays, **kw)
-    assert autograd.gradcheck(fn, *[Tensor(np.array(a), requires_grad=True) for a in arrays]) is True
-    return out
