@@ -5,11 +5,11 @@ JSON ``{"format": "chainrule.state_dict", "version": 1, "keys": [...], "sha256":
 ``sha256(key, dtype.str, shape, C-order bytes)``. ``load`` recomputes the digests and names any key that differs.
 
 Optimizer state (:func:`save_optimizer_state` / :func:`load_optimizer_state`) uses the same file format: every
-array of ``Optimizer.state_dict()["state"]`` becomes an entry ``"state.<index>.<name>"`` (numpy scalars become 0-d
-entries and are given back as numpy scalars), and one more entry ``__optimizer__`` holds UTF-8 JSON with the rest:
+array of ``Optimizer.state_dict()["state"]`` becomes an entry ``"state.<index>.<name>"`` (a numpy scalar becomes a
+0-d entry, given back as a 0-d array), and one more entry ``__optimizer__`` holds UTF-8 JSON with the rest:
 ``{"format": "chainrule.optimizer_state", "version": 1, "param_groups": [...], "state_keys": [[index, [names]]],
-"scalars": {index: {name: number}}, "numpy_scalars": [key]}``. Tuples in the JSON are written as
-``{"__tuple__": [...]}`` so ``betas=(0.9, 0.999)`` comes back a tuple. That entry is covered by the sha256 record too.
+"scalars": {index: {name: value}}}``. Tuples in the JSON are written as ``{"__tuple__": [...]}`` so
+``betas=(0.9, 0.999)`` comes back a tuple. That entry is covered by the sha256 record too.
 """
 
 from __future__ import annotations
@@ -149,53 +149,47 @@ def _from_json(value: Any) -> Any:
 
 
 def _flatten_optimizer_state(state_dict: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """``Optimizer.state_dict()`` -> (``{"state.<i>.<name>": array}``, JSON-able dict with everything else)."""
+    """``Optimizer.state_dict()`` -> (``{"state.<i>.<name>": array}``, JSON-able dict with everything else).
+
+    Arrays (and numpy scalars, as 0-d arrays) become entries; other values (Adam's integer ``step``) go to the
+    record's ``scalars``, hyper-parameters to its ``param_groups``.
+    """
     arrays: dict[str, np.ndarray] = {}
     scalars: dict[str, dict[str, Any]] = {}
-    numpy_scalars: list[str] = []
     state_keys: list[list[Any]] = []
     for idx, st in state_dict["state"].items():
         i = int(idx)
-        names = []
         for name, v in st.items():
-            if not isinstance(name, str) or not name:
-                raise TypeError(f"optimizer state[{i}]: names must be non-empty strings, got {name!r}")
-            key = f"state.{i}.{name}"
-            names.append(name)
-            if v is None or isinstance(v, bool | int | float | str | tuple | list | Mapping):
-                scalars.setdefault(str(i), {})[name] = _to_json(f"optimizer state[{i}][{name!r}]", v)
+            if isinstance(v, np.ndarray | np.generic):
+                arrays[f"state.{i}.{name}"] = np.asarray(v)
             else:
-                if isinstance(v, np.generic):
-                    numpy_scalars.append(key)
-                arrays[key] = _to_array(key, v)
-        state_keys.append([i, names])
+                scalars.setdefault(str(i), {})[name] = _to_json(f"optimizer state[{i}][{name!r}]", v)
+        state_keys.append([i, list(st)])
     groups = [_to_json(f"param_groups[{j}]", dict(g)) for j, g in enumerate(state_dict["param_groups"])]
     meta = {"format": _OPT_FORMAT, "version": 1, "param_groups": groups, "state_keys": state_keys,
-            "scalars": scalars, "numpy_scalars": numpy_scalars}
+            "scalars": scalars}
     return arrays, meta
 
 
 def _unflatten_optimizer_state(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> dict[str, Any]:
-    """Inverse of :func:`_flatten_optimizer_state`; raises ``ValueError`` on anything missing or left over."""
-    numpy_scalars = set(meta["numpy_scalars"])
+    """Inverse of :func:`_flatten_optimizer_state` (numpy scalars come back as 0-d arrays); raises ``ValueError``
+    on anything missing or left over."""
     scalars = meta["scalars"]
-    used = set()
+    left = dict(arrays)
     state: dict[int, dict[str, Any]] = {}
     for i, names in meta["state_keys"]:
         st: dict[str, Any] = {}
         for name in names:
             key = f"state.{int(i)}.{name}"
-            if key in arrays:
-                st[name] = arrays[key][()] if key in numpy_scalars else arrays[key]
-                used.add(key)
+            if key in left:
+                st[name] = left.pop(key)
             elif name in scalars.get(str(i), {}):
                 st[name] = _from_json(scalars[str(i)][name])
             else:
                 raise ValueError(f"optimizer state entry {key!r} is missing")
         state[int(i)] = st
-    extra = sorted(set(arrays) - used)
-    if extra:
-        raise ValueError(f"unexpected entries {extra} (not listed in the optimizer record)")
+    if left:
+        raise ValueError(f"unexpected entries {sorted(left)} (not listed in the optimizer record)")
     return {"state": state, "param_groups": [_from_json(g) for g in meta["param_groups"]]}
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import autograd
 import nn.serialization as ser
-from autograd import Tensor
+from autograd import Tensor, Value
 from nn.models import MLP
 from nn.optim import SGD, Adam
 from nn.serialization import OPTIMIZER_KEY, RECORD_KEY, load, load_optimizer_state, save, save_optimizer_state
@@ -236,15 +236,44 @@ def test_optimizer_state_round_trip_continues_identically(tmp_path, kind):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=k)
 
 
-def test_optimizer_state_numpy_scalars_keep_their_dtype(tmp_path):
+def test_optimizer_state_numpy_scalars_come_back_as_0d_arrays(tmp_path):
     sd = {"state": {2: {"step": np.float32(4.0), "count": 7, "buf": np.ones(3, np.float16)}},
           "param_groups": [{"lr": np.float64(0.5), "betas": (0.9, 0.99), "params": [2]}]}
     save_optimizer_state(sd, tmp_path / "o.npz")
-    out = load_optimizer_state(tmp_path / "o.npz")
-    st = out["state"][2]
-    assert type(st["step"]) is np.float32 and st["step"] == 4 and type(st["count"]) is int
-    assert st["buf"].dtype == np.float16
-    assert out["param_groups"] == [{"lr": 0.5, "betas": (0.9, 0.99), "params": [2]}]
+    st = load_optimizer_state(tmp_path / "o.npz")["state"][2]
+    assert type(st["step"]) is np.ndarray and st["step"].shape == () and st["step"].dtype == np.float32
+    assert st["step"] == 4 and type(st["count"]) is int and st["buf"].dtype == np.float16
+    assert load_optimizer_state(tmp_path / "o.npz")["param_groups"] == [{"lr": 0.5, "betas": (0.9, 0.99),
+                                                                         "params": [2]}]
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_optimizer_state_of_scalar_values_round_trips(tmp_path, kind):
+    """Optimizers of scalar Values keep 0-d array buffers (updated in place): they must come back as such."""
+    def run(ps, opt, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = ps[0] * ps[0] * 3 + ps[1] * ps[0] - ps[1]
+            loss.backward()
+            opt.step()
+
+    def make(ps):
+        return SGD(ps, lr=0.1, momentum=0.9, nesterov=True) if kind == "sgd" else Adam(ps, lr=0.1, amsgrad=True)
+
+    ps = [Value(0.5), Value(-1.0)]
+    opt = make(ps)
+    run(ps, opt, 3)
+    save_optimizer_state(opt.state_dict(), tmp_path / "o.npz")
+    loaded = load_optimizer_state(tmp_path / "o.npz")
+    assert_same_optimizer_state(opt.state_dict(), loaded)
+    assert all(isinstance(v, np.ndarray) and v.shape == () for st in loaded["state"].values() for k, v in st.items()
+               if k != "step")
+    ps2 = [Value(p.data) for p in ps]
+    opt2 = make(ps2)
+    opt2.load_state_dict(loaded)
+    run(ps, opt, 2)
+    run(ps2, opt2, 2)
+    assert [p.data for p in ps2] == [p.data for p in ps]
 
 
 def test_optimizer_state_errors(tmp_path):
@@ -268,6 +297,11 @@ def test_optimizer_state_errors(tmp_path):
     arrays.pop(OPTIMIZER_KEY)
     save({**arrays, OPTIMIZER_KEY: np.frombuffer(json.dumps(meta).encode(), np.uint8)}, path)  # consistent digests
     with pytest.raises(ValueError, match="exp_avg_sq_typo.*missing"):
+        load_optimizer_state(path)
+    meta["state_keys"][0][1].remove("exp_avg_sq_typo")
+    meta["state_keys"][0][1].remove("exp_avg_sq")  # an entry the record does not list
+    save({**arrays, OPTIMIZER_KEY: np.frombuffer(json.dumps(meta).encode(), np.uint8)}, path)
+    with pytest.raises(ValueError, match=r"unexpected entries \['state.0.exp_avg_sq'\]"):
         load_optimizer_state(path)
 
 
