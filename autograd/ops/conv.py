@@ -240,15 +240,13 @@ def _conv_backward_input(g: np.ndarray, w: np.ndarray, gm: _ConvGeom) -> np.ndar
         m = e - s
         gc = _buffer((c, kh, kw, ho, wo, m), dtype, "gcols")
         np.matmul(w2t, _g_rows(g, s, e, dtype), out=gc.reshape(gm.ckk, ho * wo * m))
-        # the positions written are fixed by gc's shape, the padded size and the strides: the key
-        z = _buffer((c, kh * kw, hp * wp * m), dtype, ("skew", gc.shape, hp, wp, sh, sw), zero=True)
-        zs, it = z.strides, z.itemsize
-        skew = _strided(
-            z,
-            gc.shape,
-            (zs[0], kw * zs[1] + wp * m * it, zs[1] + m * it, sh * wp * m * it, sw * m * it, it),
-        )
-        np.copyto(skew, gc)
+        # z (c, kh*kw, hp*wp*m) is C-contiguous; the skew view of it has gc's shape and these strides
+        it = gc.itemsize
+        row = hp * wp * m * it
+        st = (kh * kw * row, kw * row + wp * m * it, row + m * it, sh * wp * m * it, sw * m * it, it)
+        # the positions written are exactly those fixed by the view's shape and strides: the key
+        z = _buffer((c, kh * kw, hp * wp * m), dtype, ("skew", gc.shape, st), zero=True)
+        np.copyto(_strided(z, gc.shape, st), gc)
         gxt = _buffer((c, hp, wp, m), dtype, "gxt")
         np.add.reduce(z, axis=1, out=gxt.reshape(c, hp * wp * m))
         np.copyto(gx[s:e], gxt[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2))
