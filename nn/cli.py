@@ -359,16 +359,27 @@ def _previous_epochs(folder: Path, start: int, log: Any) -> list[dict[str, Any]]
 
 
 # ------------------------------------------------------------------------------------------------ train
+class _DefaultOut:
+    """``train``'s ``out`` when none is given (a marker no path can be mistaken for)."""
+
+    def __repr__(self) -> str:
+        return "<runs/train, or the resumed checkpoint's folder>"
+
+
+DEFAULT_OUT = _DefaultOut()
+
+
 def train(model: str | None = None, dataset: str | None = None, data_dir: str | None = None, download: bool = False,
           epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
           optimizer: str | None = None, momentum: float | None = None, weight_decay: float | None = None,
           scheduler: str | None = None, augment: bool | None = None, seed: int | None = None,
-          out: str | os.PathLike[str] | None = "auto", limit: int | None = None, progress: bool | str = True,
-          log: Any = None, resume: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+          out: str | os.PathLike[str] | _DefaultOut | None = DEFAULT_OUT, limit: int | None = None,
+          progress: bool | str = True, log: Any = None,
+          resume: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Train ``model`` on ``dataset`` with the default recipe (overridable); returns the metrics dict.
 
     Writes ``checkpoint.npz``, ``optimizer.npz``, ``checkpoint.json``, ``metrics.json`` and ``curves.png`` into
-    ``out`` (``"auto"``: ``runs/train``, or the checkpoint's folder when resuming; nothing is written if None).
+    ``out`` (default: ``runs/train``, or the checkpoint's folder when resuming; nothing is written if None).
     Defaults: ``model="lenet5"``, ``dataset="mnist"``, ``seed=0``, no augmentation.
 
     ``resume`` (a run folder or its ``checkpoint.npz``): continue that run up to ``epochs`` (default: the epochs it
@@ -389,7 +400,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
         args, start = _resume_args(info, given, epochs)
         model, dataset, augment, seed, limit = (args.pop(k) for k in ("model", "dataset", "augment", "seed", "limit"))
         recipe = {k: args[k] for k in RECIPES[model]}
-        if out == "auto":
+        if out is DEFAULT_OUT:
             out = info["checkpoint"].parent
     else:
         start = 0
@@ -400,7 +411,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
         recipe.update({k: v for k, v in hyper.items() if v is not None})
         if optimizer is not None and lr is None and optimizer != RECIPES[model]["optimizer"]:
             recipe["lr"] = 0.05 if optimizer == "sgd" else 1e-3
-        if out == "auto":
+        if out is DEFAULT_OUT:
             out = "runs/train"
 
     np.random.seed(seed)
@@ -642,7 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--augment", action="store_true", default=None,
                    help="random affine augmentation of the training images")
     t.add_argument("--seed", type=int, default=None, help="default 0")
-    t.add_argument("--out", default=None,
+    t.add_argument("--out", default=DEFAULT_OUT,
                    help="output folder (default runs/train, or the resumed checkpoint's folder)")
     t.add_argument("--no-progress", action="store_true", help="only one line per epoch")
     thread_arg(t)
@@ -672,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
             train(model=args.model, dataset=args.dataset, data_dir=args.data_dir, download=args.download,
                   epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                   momentum=args.momentum, weight_decay=args.weight_decay, scheduler=args.scheduler,
-                  augment=args.augment, seed=args.seed, out=args.out or "auto", limit=args.limit,
+                  augment=args.augment, seed=args.seed, out=args.out, limit=args.limit,
                   progress="epoch" if args.no_progress else True, resume=args.resume)
         elif args.command == "eval":
             evaluate_checkpoint(args.checkpoint, args.dataset, args.data_dir, args.download, args.limit)

@@ -76,6 +76,20 @@ def test_missing_data_is_a_clear_error(tmp_path, capsys):
     assert "missing" in capsys.readouterr().err
 
 
+def test_out_auto_is_a_folder_name_and_no_out_means_runs_train(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "plot_curves", lambda *a, **k: False)
+    with open(os.devnull, "w") as f:
+        cli.train(model="mlp", dataset="sample", epochs=1, limit=100, out="auto", progress=False, log=f)
+    assert (tmp_path / "auto" / "checkpoint.json").is_file() and not (tmp_path / "runs").exists()
+    shutil.rmtree(tmp_path / "auto")
+    argv = ["train", "--dataset", "sample", "--model", "mlp", "--epochs", "1", "--limit", "100", "--no-progress"]
+    assert main(argv + ["--out", "auto"]) == 0
+    assert (tmp_path / "auto" / "checkpoint.json").is_file() and not (tmp_path / "runs").exists()
+    assert main(argv) == 0
+    assert (tmp_path / "runs" / "train" / "checkpoint.json").is_file()
+
+
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
 def test_graph_writes_svg(tmp_path):
     path = tmp_path / "g.svg"
