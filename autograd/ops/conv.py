@@ -506,10 +506,9 @@ def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
         xs = xf[s * per_in : e * per_in]
         rm = np.maximum(xs[:-w], xs[w:])
         ih = np.greater(xs[w:], xs[:-w]).view(np.uint8)
-        p = left[: e - s].reshape(-1)  # positions within this part
-        p1 = p + 1
-        ml, mr = rm.take(p, mode="clip"), rm.take(p1, mode="clip")  # "clip": never out of range here
-        ihl, ihr = ih.take(p, mode="clip"), ih.take(p1, mode="clip")
+        p = left[: e - s].reshape(-1)  # positions within this part; p + 1 read as p in a[1:]
+        ml, mr = rm.take(p, mode="clip"), rm[1:].take(p, mode="clip")  # "clip": never out of range here
+        ihl, ihr = ih.take(p, mode="clip"), ih[1:].take(p, mode="clip")
         np.maximum(ml, mr, out=yf[s * per_out : e * per_out])
         iw = np.greater(mr, ml).view(np.uint8)
         tie = np.equal(mr, ml).view(np.uint8)
