@@ -366,14 +366,14 @@ class _DefaultOut:
         return "<runs/train, or the resumed checkpoint's folder>"
 
 
-DEFAULT_OUT = _DefaultOut()
+_DEFAULT_OUT = _DefaultOut()
 
 
 def train(model: str | None = None, dataset: str | None = None, data_dir: str | None = None, download: bool = False,
           epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
           optimizer: str | None = None, momentum: float | None = None, weight_decay: float | None = None,
           scheduler: str | None = None, augment: bool | None = None, seed: int | None = None,
-          out: str | os.PathLike[str] | _DefaultOut | None = DEFAULT_OUT, limit: int | None = None,
+          out: str | os.PathLike[str] | _DefaultOut | None = _DEFAULT_OUT, limit: int | None = None,
           progress: bool | str = True, log: Any = None,
           resume: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Train ``model`` on ``dataset`` with the default recipe (overridable); returns the metrics dict.
@@ -400,7 +400,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
         args, start = _resume_args(info, given, epochs)
         model, dataset, augment, seed, limit = (args.pop(k) for k in ("model", "dataset", "augment", "seed", "limit"))
         recipe = {k: args[k] for k in RECIPES[model]}
-        if out is DEFAULT_OUT:
+        if out is _DEFAULT_OUT:
             out = info["checkpoint"].parent
     else:
         start = 0
@@ -411,7 +411,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
         recipe.update({k: v for k, v in hyper.items() if v is not None})
         if optimizer is not None and lr is None and optimizer != RECIPES[model]["optimizer"]:
             recipe["lr"] = 0.05 if optimizer == "sgd" else 1e-3
-        if out is DEFAULT_OUT:
+        if out is _DEFAULT_OUT:
             out = "runs/train"
 
     np.random.seed(seed)
@@ -653,7 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--augment", action="store_true", default=None,
                    help="random affine augmentation of the training images")
     t.add_argument("--seed", type=int, default=None, help="default 0")
-    t.add_argument("--out", default=DEFAULT_OUT,
+    t.add_argument("--out", default=_DEFAULT_OUT,
                    help="output folder (default runs/train, or the resumed checkpoint's folder)")
     t.add_argument("--no-progress", action="store_true", help="only one line per epoch")
     thread_arg(t)
