@@ -4,7 +4,7 @@
 
     chainrule train --model lenet5 --dataset mnist --data-dir DIR --out runs/lenet5
     chainrule train --resume runs/lenet5 --epochs 10 --data-dir DIR
-    chainrule eval  --checkpoint runs/lenet5/checkpoint.npz --dataset mnist --data-dir DIR
+    chainrule eval  --checkpoint runs/lenet5 --dataset mnist --data-dir DIR
     chainrule graph --model lenet5 --out lenet5.svg
     chainrule demo  --out out
 
@@ -257,6 +257,23 @@ def resolve_checkpoint(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def _read_sidecar(ckpt: Path) -> dict[str, Any]:
+    """The JSON sidecar of the checkpoint file ``ckpt``; ``FileNotFoundError`` / ``ValueError`` if missing or bad."""
+    side = sidecar_path(ckpt)
+    if not side.is_file():
+        raise FileNotFoundError(f"{side}: missing checkpoint sidecar (written next to the .npz by 'chainrule train')")
+    try:
+        meta = json.loads(side.read_text())
+        fmt = meta.get("format") if isinstance(meta, dict) else None
+        if fmt != "chainrule.checkpoint":
+            raise ValueError(f"format is {fmt!r}, expected 'chainrule.checkpoint'")
+        if not isinstance(meta.get("model"), str):
+            raise ValueError("no 'model' name")
+    except ValueError as e:
+        raise ValueError(f"{side}: unreadable checkpoint sidecar: {e}") from e
+    return meta
+
+
 def read_resume_info(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
     """The sidecar of ``checkpoint`` (a run folder or its ``.npz``), checked for resuming.
 
@@ -266,15 +283,11 @@ def read_resume_info(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
     """
     ckpt = resolve_checkpoint(checkpoint)
     side = sidecar_path(ckpt)
-    if not side.is_file():
-        raise FileNotFoundError(f"{side}: missing checkpoint sidecar (written next to the .npz by 'chainrule train')")
+    meta = _read_sidecar(ckpt)
     try:
-        meta = json.loads(side.read_text())
-        if meta.get("format") != "chainrule.checkpoint":
-            raise ValueError(f"format is {meta.get('format')!r}, expected 'chainrule.checkpoint'")
         if not isinstance(meta["train_args"], dict) or int(meta["epoch"]) < 0:
             raise ValueError("bad 'train_args' or 'epoch'")
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{side}: unreadable checkpoint sidecar: {e}") from e
     if "optimizer_file" not in meta or "sha256" not in meta:
         raise ValueError(f"{side}: this checkpoint has no optimizer state (written before 'chainrule train' saved "
@@ -503,23 +516,22 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
 # ------------------------------------------------------------------------------------------------ eval
 def evaluate_checkpoint(checkpoint: str, dataset: str | None = None, data_dir: str | None = None,
                         download: bool = False, limit: int | None = None, log: Any = None) -> dict[str, Any]:
-    """Score a checkpoint written by ``train`` on the test split of ``dataset`` (default: the one it was trained on)."""
+    """Score a checkpoint written by ``train`` (a run folder or its ``checkpoint.npz``, as for resuming) on the test
+    split of ``dataset`` (default: the one it was trained on)."""
     from . import functional as F
     from .serialization import load
     from .train import evaluate
 
     log = log if log is not None else sys.stdout
-    side = sidecar_path(checkpoint)
-    if not side.is_file():
-        raise FileNotFoundError(f"{side}: missing checkpoint sidecar (written next to the .npz by 'chainrule train')")
-    meta = json.loads(side.read_text())
+    ckpt = resolve_checkpoint(checkpoint)
+    meta = _read_sidecar(ckpt)
     model = meta["model"]
     dataset = dataset or meta.get("dataset", "mnist")
     net = build_model(model, **meta.get("model_args", {}))
-    net.load_state_dict(load(checkpoint))
+    net.load_state_dict(load(ckpt))
     _, test_loader = load_data(dataset, model, data_dir, download, limit, train=False)
     res = evaluate(net, test_loader, F.cross_entropy)
-    print(f"{model} from {checkpoint} on {dataset} test ({res['n']} images): loss {res['loss']:.4f}, "
+    print(f"{model} from {ckpt} on {dataset} test ({res['n']} images): loss {res['loss']:.4f}, "
           f"accuracy {100 * res['accuracy']:.2f}%", file=log, flush=True)
     return {"model": model, "dataset": dataset, **res}
 
@@ -659,7 +671,8 @@ def build_parser() -> argparse.ArgumentParser:
     thread_arg(t)
 
     e = sub.add_parser("eval", help="score a checkpoint on a test set")
-    e.add_argument("--checkpoint", required=True, help="checkpoint.npz written by 'chainrule train'")
+    e.add_argument("--checkpoint", required=True, metavar="DIR|CHECKPOINT",
+                   help="a run folder written by 'chainrule train', or its checkpoint.npz")
     e.add_argument("--dataset", choices=DATASETS, default=None, help="default: the dataset it was trained on")
     data_args(e)
     thread_arg(e)

@@ -54,10 +54,12 @@ def test_train_writes_checkpoint_metrics_and_eval_reads_it(tmp_path, capsys):
     assert opt_state["state"][0]["step"] == 8  # 500 images in batches of 64
     assert opt_state["param_groups"][0]["betas"] == (0.9, 0.999)
 
-    rc = main(["eval", "--checkpoint", str(out / "checkpoint.npz"), "--dataset", "sample", "--limit", "500"])
+    rc = main(["eval", "--checkpoint", str(out), "--dataset", "sample", "--limit", "500"])  # the run folder
     assert rc == 0
     text = capsys.readouterr().out
-    assert f"accuracy {100 * ep['test_acc']:.2f}%" in text
+    assert f"accuracy {100 * ep['test_acc']:.2f}%" in text and str(out / "checkpoint.npz") in text
+    assert main(["eval", "--checkpoint", str(tmp_path / "nowhere")]) == 1
+    assert "no checkpoint here" in capsys.readouterr().err
     res = cli.evaluate_checkpoint(str(out / "checkpoint.npz"), limit=500, log=open(os.devnull, "w"))
     assert res["accuracy"] == pytest.approx(ep["test_acc"]) and res["loss"] == pytest.approx(ep["test_loss"], rel=1e-5)
 
