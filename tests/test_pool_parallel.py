@@ -45,3 +45,5 @@ def test_parallel_max_pool_2x2_matches_reference(restore_threads, threads, shape
     np.testing.assert_array_equal(y.data, ry)
     np.testing.assert_array_equal(gx.data, rgx)
     np.testing.assert_array_equal(gg.data, rvy)
+    gm = conv_mod._PoolGeom(shape, (2, 2), (2, 2), (0, 0))
+    assert not conv_mod._flat_pos_base(gm).flags.writeable  # the cached positions are shared: read-only

@@ -497,7 +497,7 @@ def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
     y = np.empty((n, c, ho, wo), x.dtype)
     idx = np.empty((n, c, ho, wo), np.uint8)
     yf, idxf = y.reshape(-1), idx.reshape(-1)
-    left = _flat_pos_base(gm, x.shape).reshape(n, c * ho * wo)  # top-left position of each window, per sample
+    left = _flat_pos_base(gm).reshape(n, c * ho * wo)  # top-left position of each window, per sample
     per_in, per_out = c * h * w, c * ho * wo
     bounds = _batch_parts(n, y.size)
 
@@ -521,47 +521,44 @@ def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
         out <<= 1
         out |= iw
 
-    if len(bounds) == 2:
-        work(0)
-    else:
-        parallel_for(len(bounds) - 1, work)
+    parallel_for(len(bounds) - 1, work)
     return y, idx
 
 
-def _flat_pos_base(gm: _PoolGeom, shape: tuple | None = None) -> np.ndarray:
-    """2x2 path: flat position of each window's top-left entry in an array of ``shape`` (default:
-    the input's), cached per shape."""
-    n, c, h, w = shape = gm.xshape if shape is None else shape
-    key = ("pos2x2", shape)
+def _flat_pos_base(gm: _PoolGeom) -> np.ndarray:
+    """2x2 path: flat position of each window's top-left entry in the input, (N, C, ho, wo);
+    cached per input shape (read-only: it is shared)."""
+    n, c, h, w = gm.xshape
+    key = ("pos2x2", gm.xshape)
     base = _buffers.get(key)
     if base is None:
         ho, wo = gm.ho, gm.wo
         base = (np.arange(n * c, dtype=np.intp).reshape(n, c, 1, 1) * (h * w)
                 + np.arange(ho, dtype=np.intp).reshape(ho, 1) * (2 * w) + 2 * np.arange(wo, dtype=np.intp))
+        base.flags.writeable = False
         _buffers[key] = base
     return base
 
 
-def _flat_pos(idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
-    """2x2 path: flat position in the input of each window's winner."""
+def _flat_pos(idx: np.ndarray, gm: _PoolGeom, part: tuple[int, int] | None = None) -> np.ndarray:
+    """2x2 path: flat position in the input of each window's winner (of samples s:e only, for
+    ``part=(s, e)``; idx is the whole batch's window index either way)."""
+    base = _flat_pos_base(gm)
+    if part is not None:
+        s, e = part
+        base, idx = base[s:e], idx[s:e]
     w = gm.xshape[3]
-    return _flat_pos_base(gm) + np.array([0, 1, w, w + 1], np.intp).take(idx, mode="clip")
+    return base + np.array([0, 1, w, w + 1], np.intp).take(idx, mode="clip")
 
 
 def _scatter2x2(g: np.ndarray, idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
     gx = np.zeros(gm.xshape, g.dtype)
     flat = gx.reshape(-1)
-    n = gm.xshape[0]
-    bounds = _batch_parts(n, g.size)
-    if len(bounds) == 2:
-        flat[_flat_pos(idx, gm)] = g
-        return gx
-    pos = _flat_pos_base(gm)
-    steps = np.array([0, 1, gm.xshape[3], gm.xshape[3] + 1], np.intp)
+    bounds = _batch_parts(gm.xshape[0], g.size)
 
     def work(k: int) -> None:
         s, e = bounds[k], bounds[k + 1]
-        flat[pos[s:e] + steps.take(idx[s:e], mode="clip")] = g[s:e]
+        flat[_flat_pos(idx, gm, (s, e))] = g[s:e]
 
     parallel_for(len(bounds) - 1, work)
     return gx
