@@ -11,8 +11,8 @@
 Training writes, after every epoch, ``checkpoint.npz`` (the model's ``state_dict`` via :func:`nn.save`),
 ``optimizer.npz`` (the optimizer's ``state_dict`` via :func:`nn.serialization.save_optimizer_state`, same safe
 format), a JSON sidecar ``checkpoint.json`` (model name and arguments, input preprocessing, training arguments,
-epoch reached, the states of the random generators: shuffling, augmentation, dropout; sha256 of both ``.npz``
-files; written last), ``metrics.json`` (one record per epoch) and ``curves.png`` (when matplotlib is installed).
+epoch reached, the states of the random generators: shuffling and augmentation; sha256 of both ``.npz`` files;
+written last), ``metrics.json`` (one record per epoch) and ``curves.png`` (when matplotlib is installed).
 
 Resuming (``train --resume DIR`` or ``--resume DIR/checkpoint.npz``) loads the weights, optimizer state, epoch
 and generator states and trains on up to ``--epochs`` in total (default: the number the run was started with),
@@ -232,17 +232,14 @@ RUN_OPTIONS = ("model", "dataset", "augment", "seed", "limit", "optimizer", "lr"
 
 
 def _generators(loader: Any) -> dict[str, np.random.Generator]:
-    """Every random generator a training epoch draws from: autograd's (dropout), the loader's shuffling, and
-    those of the loader's random transforms (augmentation). Their states are saved so a resumed run is exact."""
-    import autograd
-
-    gens = {"autograd": autograd.get_rng()}
-    if loader is not None:
-        gens["loader"] = loader.rng
-        tf = loader.transform
-        for i, t in enumerate(getattr(tf, "transforms", [] if tf is None else [tf])):
-            if isinstance(getattr(t, "rng", None), np.random.Generator):
-                gens[f"transform.{i}"] = t.rng
+    """Every random generator a training epoch draws from: the loader's shuffling and those of the loader's random
+    transforms (augmentation). Their states are saved so a resumed run is exact. (Autograd's generator, which
+    dropout draws from, is not: no model of the CLI has dropout.)"""
+    gens = {"loader": loader.rng}
+    tf = loader.transform
+    for i, t in enumerate(getattr(tf, "transforms", [] if tf is None else [tf])):
+        if isinstance(getattr(t, "rng", None), np.random.Generator):
+            gens[f"transform.{i}"] = t.rng
     return gens
 
 
@@ -360,15 +357,22 @@ def _restore(info: dict[str, Any], model: str, net: Any, opt: Any, sched: Any, l
 
 
 def _previous_epochs(folder: Path, start: int, log: Any) -> list[dict[str, Any]]:
-    """The per-epoch records of ``folder/metrics.json`` up to epoch ``start`` ([] if absent or unreadable)."""
+    """The records of epochs 1 to ``start`` in ``folder/metrics.json``, for the resumed run's ``metrics.json``.
+
+    metrics.json is written after checkpoint.json, so a run killed in between lacks the record of the checkpoint's
+    epoch: a note names the epochs without a record, and the new metrics.json goes without them.
+    """
     path = folder / "metrics.json"
-    if not path.is_file():
-        return []
     try:
-        return [e for e in json.loads(path.read_text())["epochs"] if int(e["epoch"]) <= start]
+        records = {int(e["epoch"]): e for e in json.loads(path.read_text())["epochs"]} if path.is_file() else {}
     except (ValueError, KeyError, TypeError) as e:
         print(f"note: {path} is unreadable ({e}); the new metrics.json starts at epoch {start + 1}", file=log)
         return []
+    missing = [i for i in range(1, start + 1) if i not in records]
+    if missing:
+        print(f"note: {path} has no record of epoch(s) {', '.join(map(str, missing))} (the run stopped before "
+              f"writing it); the new metrics.json goes without", file=log, flush=True)
+    return [records[i] for i in range(1, start + 1) if i in records]
 
 
 # ------------------------------------------------------------------------------------------------ train

@@ -50,7 +50,7 @@ def test_train_writes_checkpoint_metrics_and_eval_reads_it(tmp_path, capsys):
     assert meta["model"] == "mlp" and meta["input"] == {"pad": 0, "flatten": True}
     opt_state = load_optimizer_state(out / "optimizer.npz")
     assert meta["epoch"] == 1 and meta["train_args"]["optimizer"] == "adam"
-    assert set(meta["rng"]) == {"autograd", "loader"}
+    assert set(meta["rng"]) == {"loader"}  # no augmentation: the shuffling's generator only
     assert opt_state["state"][0]["step"] == 8  # 500 images in batches of 64
     assert opt_state["param_groups"][0]["betas"] == (0.9, 0.999)
 
@@ -297,6 +297,17 @@ def test_resume_refuses_corrupted_or_mismatched_files(one_epoch_run, tmp_path, c
     assert "missing optimizer state" in _resume_error(run, capsys)
 
 
+def test_resume_notes_epochs_missing_from_metrics(one_epoch_run, tmp_path):
+    run = _copy_run(one_epoch_run, tmp_path)
+    metrics = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**metrics, "epochs": []}))  # killed before metrics.json was written
+    buf = io.StringIO()
+    resumed = cli.train(resume=str(run), epochs=2, log=buf, progress=False)
+    assert "has no record of epoch(s) 1" in buf.getvalue()
+    assert [e["epoch"] for e in resumed["epochs"]] == [2]
+    assert [e["epoch"] for e in json.loads((run / "metrics.json").read_text())["epochs"]] == [2]
+
+
 def test_resume_refuses_checkpoints_that_do_not_fit(one_epoch_run, tmp_path, capsys):
     run = _copy_run(one_epoch_run, tmp_path)
     meta = json.loads((run / "checkpoint.json").read_text())
@@ -306,8 +317,8 @@ def test_resume_refuses_checkpoints_that_do_not_fit(one_epoch_run, tmp_path, cap
     _edit_sidecar(run, train_args={**meta["train_args"], "optimizer": "sgd"})  # Adam state, SGD run
     assert "does not fit this run's SGD" in _resume_error(run, capsys)  # refused by SGD.load_state_dict
 
-    _edit_sidecar(run, train_args=meta["train_args"], rng={"loader": meta["rng"]["loader"]})  # of another kind of run
-    assert "generator states ['loader'] do not match" in _resume_error(run, capsys)
+    _edit_sidecar(run, train_args=meta["train_args"], rng={**meta["rng"], "transform.0": meta["rng"]["loader"]})
+    assert "generator states ['loader', 'transform.0'] do not match" in _resume_error(run, capsys)  # augmented run
 
     _edit_sidecar(run, rng=meta["rng"])
     assert "already at epoch 1" in _resume_error(run, capsys, "--epochs", "1")
