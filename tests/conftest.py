@@ -1,8 +1,11 @@
-"""Shared test settings: a hypothesis profile for CI and a fast mode for notebooks."""
+"""Shared test settings: a hypothesis profile for CI and a fast mode for notebooks; shared fixtures."""
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+import autograd
 
 settings.register_profile(
     "ci",
@@ -13,3 +16,11 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def restore_threads():
+    """Put chainrule's intra-op thread count (autograd.set_num_threads) back as it was after the test."""
+    before = autograd.get_num_threads()
+    yield
+    autograd.set_num_threads(before)

@@ -268,21 +268,17 @@ def test_errors():
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("shape", [(0, 2, 6, 6), (3, 2, 6, 6), (2, 2, 7, 5)])
-def test_empty_batch_or_channels_and_odd_sizes_through_conv_and_pool(shape, threads):
+def test_empty_batch_or_channels_and_odd_sizes_through_conv_and_pool(restore_threads, shape, threads):
     """Zero-size batches and maps pass through conv + 2x2 pools (forward and backward) with the right shapes."""
-    before = ag.get_num_threads()
-    try:
-        ag.set_num_threads(threads)
-        rng = np.random.default_rng(0)
-        x = ag.Tensor(rng.standard_normal(shape), requires_grad=True)
-        w = ag.Tensor(rng.standard_normal((0 if shape[0] == 3 else 3, shape[1], 3, 3)), requires_grad=True)
-        y = conv2d(x, w)
-        for pool in (max_pool2d, avg_pool2d):
-            out = pool(y, 2)
-            assert out.shape == (shape[0], w.shape[0], (shape[2] - 2) // 2, (shape[3] - 2) // 2)
-        (max_pool2d(y, 2).sum() + avg_pool2d(y, 2).sum()).backward()
-        assert x.grad.shape == shape and w.grad.shape == w.shape
-        if y.data.size:
-            np.testing.assert_array_equal(max_pool2d(y, 2).data, pool2d_ref(y.data, 2))
-    finally:
-        ag.set_num_threads(before)
+    ag.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    x = ag.Tensor(rng.standard_normal(shape), requires_grad=True)
+    w = ag.Tensor(rng.standard_normal((0 if shape[0] == 3 else 3, shape[1], 3, 3)), requires_grad=True)
+    y = conv2d(x, w)
+    for pool in (max_pool2d, avg_pool2d):
+        out = pool(y, 2)
+        assert out.shape == (shape[0], w.shape[0], (shape[2] - 2) // 2, (shape[3] - 2) // 2)
+    (max_pool2d(y, 2).sum() + avg_pool2d(y, 2).sum()).backward()
+    assert x.grad.shape == shape and w.grad.shape == w.shape
+    if y.data.size:
+        np.testing.assert_array_equal(max_pool2d(y, 2).data, pool2d_ref(y.data, 2))

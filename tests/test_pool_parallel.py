@@ -11,13 +11,6 @@ from autograd.ops import conv as conv_mod
 from autograd.ops.conv import max_pool2d
 
 
-@pytest.fixture
-def restore_threads():
-    before = autograd.get_num_threads()
-    yield
-    autograd.set_num_threads(before)
-
-
 def _reference(x: np.ndarray, g: np.ndarray, v: np.ndarray):
     """Max, x-gradient for upstream g, and v read at the winners, from the (first) argmax of each window."""
     win = max_pool2d_winners(x, 2)

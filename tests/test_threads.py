@@ -10,13 +10,6 @@ from autograd import threads
 from autograd.ops.conv import conv2d, max_pool2d
 
 
-@pytest.fixture
-def restore_threads():
-    before = autograd.get_num_threads()
-    yield
-    autograd.set_num_threads(before)
-
-
 def test_set_and_get_round_trip(restore_threads):
     for n in (1, 2, 3):
         ok = autograd.set_num_threads(n)
