@@ -12,7 +12,9 @@ Training writes, after every epoch, ``checkpoint.npz`` (the model's ``state_dict
 ``optimizer.npz`` (the optimizer's ``state_dict`` via :func:`nn.serialization.save_optimizer_state`, same safe
 format), a JSON sidecar ``checkpoint.json`` (model name and arguments, input preprocessing, training arguments,
 epoch reached, the states of the random generators: shuffling and augmentation; sha256 of both ``.npz`` files;
-written last), ``metrics.json`` (one record per epoch) and ``curves.png`` (when matplotlib is installed).
+written after them), ``metrics.json`` (one record per epoch) and ``curves.png`` (when matplotlib is installed).
+Ctrl-C during those writes takes effect once all four files are written, so the folder always holds one
+complete, resumable epoch (a kill or crash midway can still leave files that do not match: see below).
 
 Resuming (``train --resume DIR`` or ``--resume DIR/checkpoint.npz``) loads the weights, optimizer state, epoch
 and generator states and trains on up to ``--epochs`` in total (default: the number the run was started with),
@@ -38,11 +40,14 @@ Default recipes (used for any option not given on the command line) are in :data
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +222,31 @@ def plot_curves(metrics: list[dict[str, Any]], path: str | os.PathLike[str], tit
 def _write_json(path: Path, obj: Any) -> None:
     text = json.dumps(obj, indent=2) + "\n"  # serialise first: a TypeError leaves the old file untouched
     atomic_write(path, lambda f: f.write(text.encode()))
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back while the body runs, then hand it to the previous handler (``KeyboardInterrupt``).
+
+    Used around an epoch's save so an interrupt cannot leave files of two different epochs. Handlers can only be
+    set in the main thread: elsewhere (or if the current handler was not set from Python) the body just runs.
+    """
+    previous = signal.getsignal(signal.SIGINT)  # None: set outside Python, so it could not be put back
+    caught: list[int] = []
+    try:
+        if previous is not None:
+            signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except ValueError:  # not the main thread (of the main interpreter)
+        previous = None
+    if previous is None:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        signal.raise_signal(signal.SIGINT)  # the previous handler's turn: KeyboardInterrupt by default
 
 
 def sidecar_path(checkpoint: str | os.PathLike[str]) -> Path:
@@ -484,11 +514,15 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
             "test_loss": record["val_loss"], "test_acc": record["val_acc"], "seconds": record["seconds"],
             "lr": record["lr"]})
         metrics["test_accuracy"] = record["val_acc"]
-        if outdir is not None:  # write as we go, so an interrupted run keeps its numbers and weights
-            ckpt, opt_path = outdir / "checkpoint.npz", outdir / OPTIMIZER_FILE
+        if outdir is None:
+            return
+        # Written as we go, so an interrupted run keeps its numbers and weights; Ctrl-C waits for all four files
+        # (the weights and optimizer state are overwritten first: stopping there would leave no resumable epoch).
+        ckpt, opt_path = outdir / "checkpoint.npz", outdir / OPTIMIZER_FILE
+        with _sigint_deferred():
             save(net.state_dict(), ckpt)
             save_optimizer_state(opt.state_dict(), opt_path)
-            _write_json(outdir / "checkpoint.json", {  # last: its sha256 entries vouch for the two files above
+            _write_json(outdir / "checkpoint.json", {  # after both: its sha256 entries vouch for them
                 "format": "chainrule.checkpoint", "model": model, "model_args": {}, "input": input_spec(model),
                 "dataset": dataset, "mean": float(mean), "std": float(std),
                 "epoch": epoch, "test_accuracy": record["val_acc"], "train_args": run_args,
@@ -645,7 +679,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "train", help="train a model (or resume a run) and write checkpoint, optimizer state, metrics and curves",
         description="Train a model and write checkpoint.npz, optimizer.npz, checkpoint.json, metrics.json and "
-                    "curves.png into --out after every epoch. With --resume, continue a run from those files: "
+                    "curves.png into --out after every epoch (Ctrl-C during that save stops once the files are "
+                    "written, so they stay resumable). With --resume, continue a run from those files: "
                     "weights, optimizer state, epoch and random-generator states are restored, so finishing an "
                     "interrupted run gives the same weights as an uninterrupted one. When resuming, options not "
                     "given are the checkpoint's; given ones must match it (only --epochs may change).")

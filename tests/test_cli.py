@@ -5,8 +5,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 
 import autograd
 import nn.cli as cli
+import nn.serialization as ser
 from autograd.threads import get_num_threads, set_num_threads
 from nn._atomic import file_digest
 from nn.cli import main
@@ -215,6 +218,64 @@ def test_resume_interrupted_cosine_run_is_exact(tmp_path, quiet, monkeypatch):
     assert [e["epoch"] for e in resumed["epochs"]] == [1, 2, 3]
     assert [e["lr"] for e in resumed["epochs"]] == [e["lr"] for e in straight["epochs"]]  # the cosine schedule
     assert_same_files(tmp_path / "straight", tmp_path / "run")
+
+
+main_thread_only = pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                                      reason="signal handlers can only be set in the main thread")
+
+
+@main_thread_only
+def test_ctrl_c_during_an_epoch_save_waits_for_all_files(tmp_path, quiet, monkeypatch):
+    kw = dict(QUICK, optimizer="sgd", scheduler="none", epochs=3, log=quiet)
+    straight = cli.train(out=str(tmp_path / "straight"), **kw)
+    real = ser.save_optimizer_state
+    calls = []
+
+    def interrupted_midway(state, path):  # Ctrl-C while epoch 2 is saved, after its weights are written
+        calls.append(path)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        real(state, path)
+
+    monkeypatch.setattr(ser, "save_optimizer_state", interrupted_midway)
+    previous = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):  # still interrupted, once the save is complete
+        cli.train(out=str(tmp_path / "run"), **kw)
+    assert len(calls) == 2 and signal.getsignal(signal.SIGINT) is previous
+    monkeypatch.setattr(ser, "save_optimizer_state", real)
+    run = tmp_path / "run"
+    assert cli.read_resume_info(run)["epoch"] == 2  # the sidecar vouches for both files of epoch 2
+    assert [e["epoch"] for e in json.loads((run / "metrics.json").read_text())["epochs"]] == [1, 2]
+    cli.train(resume=str(run), log=quiet, progress=False)
+    assert_same_files(tmp_path / "straight", run)
+    assert [e["train_loss"] for e in json.loads((run / "metrics.json").read_text())["epochs"]] == \
+        [e["train_loss"] for e in straight["epochs"]]
+
+
+@main_thread_only
+def test_sigint_deferral_hands_over_to_the_previous_handler():
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with cli._sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("body finished")
+    assert done == ["body finished"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with cli._sigint_deferred():  # an ignored Ctrl-C stays ignored
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    def in_a_thread():  # no handlers outside the main thread: the body just runs
+        with cli._sigint_deferred():
+            done.append("thread")
+
+    t = threading.Thread(target=in_a_thread)
+    t.start()
+    t.join()
+    assert done[-1] == "thread" and signal.getsignal(signal.SIGINT) is previous
 
 
 def test_resume_to_more_epochs_than_planned_notes_the_schedule(tmp_path, quiet):
