@@ -31,8 +31,11 @@ writing into the checkpoint's folder unless ``--out`` is given; earlier records 
   length and fast-forwarded, so the earlier epochs followed a different schedule than a fresh longer run (a note
   is printed).
 * Refused with a clear error: a checkpoint without ``optimizer.npz`` (older runs), files that fail their sha256
-  checks or do not match the sidecar's digests (a save interrupted between files, or a file swapped), weights or
-  optimizer state that do not fit the model, and ``--epochs`` not above the epoch already reached.
+  checks or do not match the sidecar's digests (a save killed between files, or a file swapped), weights that do
+  not fit the model, optimizer state that does not fit the optimizer or the model, and ``--epochs`` not above the
+  epoch already reached.
+
+``eval --checkpoint`` takes a run folder or its ``checkpoint.npz``, as ``--resume`` does.
 
 Default recipes (used for any option not given on the command line) are in :data:`RECIPES`.
 """
@@ -306,7 +309,7 @@ def read_resume_info(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
 
     Returns the sidecar dict plus ``"checkpoint"`` and ``"optimizer_path"`` (Paths). Raises ``ValueError`` if the
     sidecar is unreadable, predates optimizer checkpoints, or its sha256 of the weights or optimizer file does not
-    match the files (replaced by hand, or a save interrupted between the files).
+    match the files (replaced by hand, or a save killed between the files).
     """
     ckpt = resolve_checkpoint(checkpoint)
     side = sidecar_path(ckpt)
@@ -327,7 +330,7 @@ def read_resume_info(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
     for what, path in (("weights", ckpt), ("optimizer", opt_path)):
         if file_digest(path, "sha256") != digests.get(what):
             raise ValueError(f"{path} does not match its sidecar {side} (sha256 differs): the files are not from the "
-                             f"same save (replaced, corrupted, or a save was interrupted); cannot resume")
+                             f"same save (replaced, corrupted, or a save was killed midway); cannot resume")
     return {**meta, "checkpoint": ckpt, "optimizer_path": opt_path}
 
 
