@@ -269,7 +269,9 @@ def _conv_backward_weight(x: np.ndarray, g: np.ndarray, gm: _ConvGeom) -> np.nda
 
     parallel_for(len(bounds) - 1, work)
     # summed in chunk order whatever the thread count, so results do not depend on it
-    return np.add.reduce(parts, axis=0).reshape(gm.wshape)
+    gw = np.empty(gm.wshape, dtype)  # an array of its own (not a reshaped view), so a leaf can adopt it
+    np.add.reduce(parts, axis=0, out=gw.reshape(o, gm.ckk))
+    return gw
 
 
 def _conv_grads(x: np.ndarray, w: np.ndarray, g: np.ndarray, gm: _ConvGeom, bias: bool) -> list:
