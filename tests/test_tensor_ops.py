@@ -615,3 +615,23 @@ def test_dropout_is_identity_in_eval_and_rejects_bad_p():
     assert ag.dropout(x, 0.5, training=False) is x
     with pytest.raises(ValueError, match="p must be"):
         ag.dropout(x, 1.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
+def test_relu_forward_keeps_dtype_and_layout_whatever_path(dtype, monkeypatch):
+    """relu compares float inputs with a shared read-only zeros array (numpy's fast loop) and others with 0."""
+    from autograd.ops import elementwise
+
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((3, 5, 4)) * 3
+    for a in (base.astype(dtype), base.astype(dtype).transpose(2, 0, 1), base.astype(dtype)[::2, :, 1],
+              np.asarray(base[0, 0, 0]).astype(dtype), np.zeros((0, 3), dtype)):
+        want = np.maximum(a, 0)
+        got = ag.Tensor(a, dtype=a.dtype).relu().data
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    monkeypatch.setattr(elementwise, "_ZEROS_MAX_BYTES", 8)  # the big-input form (scalar 0)
+    a = base.astype(np.float32)
+    np.testing.assert_array_equal(ag.Tensor(a).relu().data, np.maximum(a, 0))
+    for z in elementwise._ZEROS.values():  # shared zeros: read-only, still zero
+        assert not z.flags.writeable and not z.any()
