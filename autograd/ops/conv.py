@@ -486,37 +486,44 @@ def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
     run over the flat array against itself shifted by one image row (each entry against the
     one below it: ``rm`` their max, ``ih`` whether the lower one is strictly bigger; half the
     results are never used, but the loops are long and contiguous); the values for each window's
-    two columns are then gathered at its top-left position p and p + 1 (an odd last row or column
-    belongs to no window and is never gathered).  The window index (0..3,
-    row-major) is the first maximum in row-major order, assembled with uint8 bit operations:
-    the bottom entry wins its column only if strictly bigger; the right column wins if its
-    maximum is strictly bigger, or equal with its winner in the top row and the left one's in
-    the bottom row.  Parts of the batch run on the intra-op threads (ufuncs release the GIL).
+    two columns are then gathered at its top-left position q and q + 1 within its image (an odd
+    last row or column belongs to no window and is never gathered).  The gathers index each image
+    (a row of ``rm`` viewed as (images, h*w)) with the same ho*wo positions, so their index array
+    is tiny and stays in cache.  The window index (0..3, row-major) is the first maximum in
+    row-major order, assembled with uint8 bit operations: the bottom entry wins its column only if
+    strictly bigger; the right column wins if its maximum is strictly bigger, or equal with its
+    winner in the top row and the left one's in the bottom row.  Parts of the batch run on the
+    intra-op threads (ufuncs release the GIL).
     """
     n, c, h, w = x.shape
     ho, wo = gm.ho, gm.wo
+    hw = h * w
     xf = x.reshape(-1)
     y = np.empty((n, c, ho, wo), x.dtype)
     idx = np.empty((n, c, ho, wo), np.uint8)
-    yf, idxf = y.reshape(-1), idx.reshape(-1)
-    left = _flat_pos_base(gm).reshape(n, c * ho * wo)  # top-left position of each window, per sample
-    per_in, per_out = c * h * w, c * ho * wo
+    y2, idx2 = y.reshape(n * c, ho * wo), idx.reshape(n * c, ho * wo)
+    q = (np.arange(ho, dtype=np.intp).reshape(ho, 1) * (2 * w) + 2 * np.arange(wo, dtype=np.intp)).reshape(-1)
+    q1 = q + 1
     bounds = _batch_parts(n, y.size)
 
     def work(k: int) -> None:
-        s, e = bounds[k], bounds[k + 1]
-        xs = xf[s * per_in : e * per_in]
-        rm = np.maximum(xs[:-w], xs[w:])
-        ih = np.greater(xs[w:], xs[:-w]).view(np.uint8)
-        p = left[: e - s].reshape(-1)  # positions within this part; p + 1 read as p in a[1:]
-        ml, mr = rm.take(p, mode="clip"), rm[1:].take(p, mode="clip")  # "clip": never out of range here
-        ihl, ihr = ih.take(p, mode="clip"), ih[1:].take(p, mode="clip")
-        np.maximum(ml, mr, out=yf[s * per_out : e * per_out])
+        s, e = bounds[k] * c, bounds[k + 1] * c  # the images of this part
+        xs = xf[s * hw : e * hw]
+        size = xs.size
+        # the last image row has no row below it: those entries of rm and ih are left unset and never read
+        rm = np.empty(size, x.dtype)
+        np.maximum(xs[:-w], xs[w:], out=rm[: size - w])
+        ihb = np.empty(size, np.bool_)
+        np.greater(xs[w:], xs[:-w], out=ihb[: size - w])
+        rm2, ih2 = rm.reshape(e - s, hw), ihb.view(np.uint8).reshape(e - s, hw)
+        ml, mr = rm2.take(q, axis=1, mode="clip"), rm2.take(q1, axis=1, mode="clip")  # "clip": never out of range
+        ihl, ihr = ih2.take(q, axis=1, mode="clip"), ih2.take(q1, axis=1, mode="clip")
+        np.maximum(ml, mr, out=y2[s:e])
         iw = np.greater(mr, ml).view(np.uint8)
         tie = np.equal(mr, ml).view(np.uint8)
         tie &= np.greater(ihl, ihr).view(np.uint8)  # equal maxima: right only if its winner is higher
         iw |= tie
-        out = idxf[s * per_out : e * per_out]
+        out = idx2[s:e]
         np.bitwise_xor(ihl, ihr, out=out)
         out &= iw
         out ^= ihl  # the winning column's row bit
