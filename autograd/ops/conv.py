@@ -502,7 +502,7 @@ def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
     y = np.empty((n, c, ho, wo), x.dtype)
     idx = np.empty((n, c, ho, wo), np.uint8)
     y2, idx2 = y.reshape(n * c, ho * wo), idx.reshape(n * c, ho * wo)
-    q = (np.arange(ho, dtype=np.intp).reshape(ho, 1) * (2 * w) + 2 * np.arange(wo, dtype=np.intp)).reshape(-1)
+    q = _corners(gm)
     q1 = q + 1
     bounds = _batch_parts(n, y.size)
 
@@ -534,6 +534,12 @@ def _max2x2(x: np.ndarray, gm: _PoolGeom) -> tuple[np.ndarray, np.ndarray]:
     return y, idx
 
 
+def _corners(gm: _PoolGeom) -> np.ndarray:
+    """2x2 path: position of each window's top-left entry within its (h, w) image, (ho*wo,)."""
+    w = gm.xshape[3]
+    return (np.arange(gm.ho, dtype=np.intp).reshape(-1, 1) * (2 * w) + 2 * np.arange(gm.wo, dtype=np.intp)).reshape(-1)
+
+
 def _flat_pos_base(gm: _PoolGeom) -> np.ndarray:
     """2x2 path: flat position of each window's top-left entry in the input, (N, C, ho, wo);
     cached per input shape (read-only: it is shared)."""
@@ -541,9 +547,8 @@ def _flat_pos_base(gm: _PoolGeom) -> np.ndarray:
     key = ("pos2x2", gm.xshape)
     base = _buffers.get(key)
     if base is None:
-        ho, wo = gm.ho, gm.wo
-        base = (np.arange(n * c, dtype=np.intp).reshape(n, c, 1, 1) * (h * w)
-                + np.arange(ho, dtype=np.intp).reshape(ho, 1) * (2 * w) + 2 * np.arange(wo, dtype=np.intp))
+        base = np.arange(n * c, dtype=np.intp).reshape(n * c, 1) * (h * w) + _corners(gm)
+        base = base.reshape(n, c, gm.ho, gm.wo)
         base.flags.writeable = False
         _buffers[key] = base
     return base
