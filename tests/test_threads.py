@@ -80,6 +80,26 @@ def test_conv_pool_path_identical_to_serial(restore_threads, dtype, batch):
             np.testing.assert_array_equal(a, s)  # bit for bit: chunking does not depend on threads
 
 
+@pytest.mark.parametrize("dtypes", [(np.float64, np.float32, np.float32), (np.float32, np.float64, np.float64),
+                                    (np.float32, np.float32, np.float64)])
+def test_conv_backward_mixed_dtypes_identical_to_serial(restore_threads, dtypes):
+    """x, w and the upstream gradient in different dtypes (each side computes in its own result dtype)."""
+    xd, wd, gd = dtypes
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((300, 3, 11, 11)).astype(xd)  # 4 chunks in float32, 8 in float64
+    w = rng.standard_normal((4, 3, 3, 3)).astype(wd)
+    results = []
+    for n in (1, 2):
+        autograd.set_num_threads(n)
+        X, W = autograd.Tensor(x, requires_grad=True), autograd.Tensor(w, requires_grad=True)
+        y = conv2d(X, W)
+        y.backward(autograd.Tensor(np.sin(np.arange(y.data.size)).reshape(y.shape).astype(gd)))
+        results.append((X.grad.data, W.grad.data))
+    for a, s in zip(*results):
+        assert a.dtype == s.dtype
+        np.testing.assert_array_equal(a, s)
+
+
 def test_conv_pool_path_matches_direct_formula(restore_threads):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((40, 2, 7, 6))
