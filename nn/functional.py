@@ -355,18 +355,27 @@ def _weighted_nll(logp: Tensor, q: np.ndarray, mask: np.ndarray, w: np.ndarray |
                   total: float | None, out_shape: tuple[int, ...]) -> Tensor:
     """loss_i = -mask_i sum_c w_c q_ic logp_ic for log-probabilities ``logp`` (N, C), ``w`` None = all ones.
 
-    ``'mean'`` divides the sum by ``total`` (None: sum(mask), the rows that count; NaN if it is 0);
-    ``'none'`` gives the losses in ``out_shape``. The row weights are folded into the constant, so
-    this is one product and one sum on the graph: d loss / d logp_ic = -w_c q_ic mask_i (/ total).
+    ``'mean'`` divides the sum by ``total`` (None: sum(mask), the rows that count).  With no row
+    that counts (an empty batch, every target ignored) the loss is 0/0 = NaN and every gradient 0;
+    with counted rows whose class weights sum to 0 the NaN reaches the gradients too (both as in
+    PyTorch).  ``'none'`` gives the losses in ``out_shape``. The row weights are folded into the
+    constant, so this is one product and one sum on the graph: d loss / d logp_ic = -w_c q_ic mask_i (/ total).
     """
     if w is not None:
         q = q * w
+    undefined = False
     if reduction == "mean":
         count = mask.sum() if total is None else total
-        mask = mask / count if count else mask * np.nan
+        if count:
+            mask = mask / count
+        elif mask.any():
+            mask = mask * np.nan
+        else:
+            undefined = True
     c = _const((q * -mask[:, None]).astype(logp.dtype, copy=False))
     if reduction != "none":
-        return (logp * c).sum()
+        loss = (logp * c).sum()
+        return loss + float("nan") if undefined else loss
     loss = (logp * c).sum(axis=1)
     return loss if loss.shape == out_shape else loss.reshape(out_shape)
 

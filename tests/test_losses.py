@@ -397,3 +397,38 @@ def test_weight_of_the_wrong_shape_or_in_the_wrong_place_explains():
         F.cross_entropy(z, t, np.ones(4))
     with pytest.raises(TypeError, match=r"reduction='sum'"):
         nn.NLLLoss("sum")
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+def test_mean_over_no_counted_rows_is_nan_with_zero_gradient(fn):
+    """An empty batch or a batch whose targets are all ignore_index: 'mean' is 0/0 = NaN, and no row
+    sends a gradient; 'sum' is 0 (all as PyTorch)."""
+    rng = np.random.default_rng(0)
+    for z, t in ((rng.standard_normal((4, 3)), np.full(4, -100)), (np.zeros((0, 3)), np.zeros(0, np.int64)),
+                 (rng.standard_normal((2, 3, 5)), np.full((2, 5), -100))):
+        x = t64(z, True)
+        loss = getattr(F, fn)(x, t)
+        assert np.isnan(loss.item())
+        loss.backward()
+        np.testing.assert_array_equal(x.grad.data, np.zeros_like(z))
+        assert getattr(F, fn)(t64(z), t, reduction="sum").item() == 0.0
+    w = np.array([0.0, 1.0, 1.0])  # counted rows whose class weights sum to 0: 0/0 reaches the gradient
+    x = t64(rng.standard_normal((3, 3)), True)
+    loss = getattr(F, fn)(x, np.zeros(3, np.int64), weight=w)
+    assert np.isnan(loss.item())
+    loss.backward()
+    assert np.isnan(x.grad.data[:, 0]).all()
+
+
+def test_mean_over_no_counted_rows_matches_torch():
+    torch = pytest.importorskip("torch")
+    tF = torch.nn.functional
+    rng = np.random.default_rng(1)
+    for z, t in ((rng.standard_normal((4, 3)), np.full(4, -100)), (np.zeros((0, 3)), np.zeros(0, np.int64))):
+        for ours, theirs in ((F.cross_entropy, tF.cross_entropy), (F.nll_loss, tF.nll_loss)):
+            x, tx = t64(z, True), torch.tensor(z, requires_grad=True)
+            loss, tloss = ours(x, t), theirs(tx, torch.tensor(t))
+            loss.backward()
+            tloss.backward()
+            np.testing.assert_array_equal(loss.data, tloss.detach().numpy())  # NaN == NaN here
+            np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
