@@ -25,6 +25,16 @@ thread count is process-wide, so a worker must not raise it for the others).
 Default (``set_num_threads`` never called): ``n`` is the thread count numpy's OpenBLAS had
 when chainrule first needed it, which honours ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``
 and is otherwise the number of cores; without OpenBLAS, the number of usable cores.
+
+A whole training loop mixes both kinds of work, and there the two get in each other's way:
+after a product that ran on several OpenBLAS threads, OpenBLAS's workers keep spinning for a
+while (``OPENBLAS_THREAD_TIMEOUT``, about 0.1 s by default, read when numpy loads), so the
+convolution pool's worker shares its core with one.  Measured on a 2-core machine (LeNet-5, one
+epoch over 20,000 MNIST images, ``bench/lenet.py --framework ours --limit 20000 --epochs 1``):
+one thread 4.2-4.7 s; two threads 5.0-6.0 s at twice the CPU time; two threads with
+``OPENBLAS_THREAD_TIMEOUT=4`` in the environment 4.4 s.  So ``chainrule train`` and
+``bench/lenet.py`` use one thread by default, and ``set_num_threads(1)`` does the same in your
+own loop; single blocks timed on their own (``bench/ops.py``) do gain from two.
 """
 
 from __future__ import annotations
