@@ -635,3 +635,24 @@ def test_relu_forward_keeps_dtype_and_layout_whatever_path(dtype, monkeypatch):
     np.testing.assert_array_equal(ag.Tensor(a).relu().data, np.maximum(a, 0))
     for z in elementwise._ZEROS.values():  # shared zeros: read-only, still zero
         assert not z.flags.writeable and not z.any()
+
+
+@pytest.mark.parametrize("case", ["linear", "linear_nobias", "matmul", "batched_broadcast"])
+def test_array_backward_equals_recorded_backward(case):
+    """Without create_graph, linear/matmul backward multiply the arrays directly; the numbers must be
+    exactly those of the recorded (create_graph=True) backward, which goes through Tensor ops."""
+    rng = np.random.default_rng(3)
+    shapes = {"linear": [(5, 4), (3, 4), (3,)], "linear_nobias": [(5, 4), (3, 4)],
+              "matmul": [(5, 4), (4, 3)], "batched_broadcast": [(2, 5, 4), (4, 3)]}[case]
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    fn = ag.linear if case.startswith("linear") else ag.matmul
+    grads = []
+    for create_graph in (False, True):
+        ts = [ag.Tensor(a, requires_grad=True) for a in arrays]
+        y = fn(*ts)
+        y.backward(ag.Tensor(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(np.float32)),
+                   create_graph=create_graph)
+        grads.append([t.grad.data for t in ts])
+    for fast, recorded in zip(*grads):
+        assert fast.shape == recorded.shape and fast.dtype == recorded.dtype
+        np.testing.assert_array_equal(fast, recorded)

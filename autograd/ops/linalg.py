@@ -7,26 +7,37 @@ from typing import Any
 import numpy as np
 
 from ..function import Function
+from ..graph import _GradMode
 from ..tensor import Tensor
 from ..threads import gemm_threads
-from ._util import lift
+from ._util import const, lift
 from .shape import Permute
 
 __all__ = ["matmul", "linear"]
+
+
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.matmul(a, b), with OpenBLAS's thread count set by the product's size (1 for small ones)."""
+    if a.ndim >= 2 and b.ndim >= 2:
+        gemm_threads(a.size * b.shape[-1] if a.ndim >= b.ndim else b.size * a.shape[-2])
+    return np.matmul(a, b)
 
 
 class MatMul(Function):
     """C = A B (batched over leading axes): dL/dA = G B^T, dL/dB = A^T G"""
 
     def forward(self, a, b):
-        if a.ndim >= 2 and b.ndim >= 2:  # BLAS threads by size: 1 for small products
-            gemm_threads(a.size * b.shape[-1] if a.ndim >= b.ndim else b.size * a.shape[-2])
-        return np.matmul(a, b)
+        return _mm(a, b)
 
     def backward(self, out, g):
         a, b = self.inputs
-        ga = g @ _swap_last(b) if self.needs_grad[0] else None
-        gb = _swap_last(a) @ g if self.needs_grad[1] else None
+        need = self.needs_grad
+        if not _GradMode.enabled:  # not recording (no create_graph): the same products on the arrays
+            gd = g.data
+            return (const(_mm(gd, np.swapaxes(b.data, -1, -2))) if need[0] else None,
+                    const(_mm(np.swapaxes(a.data, -1, -2), gd)) if need[1] else None)
+        ga = g @ _swap_last(b) if need[0] else None
+        gb = _swap_last(a) @ g if need[1] else None
         return ga, gb
 
 
@@ -38,12 +49,10 @@ def _swap_last(t: Tensor) -> Tensor:
 
 class Linear(Function):
     """y = x W^T + b for x of shape (N, in), W (out, in), b (out,):
-    dL/dx = G W, dL/dW = G^T x, dL/db = sum_n G (b is broadcast over n: G itself is returned and the
-    engine's one broadcast-summing step, function._sum_to, sums it)"""
+    dL/dx = G W, dL/dW = G^T x, dL/db = sum_n G (the bias is added to every row)"""
 
     def forward(self, x, w, b=None):
-        gemm_threads(x.size * w.shape[0])
-        y = x @ w.T
+        y = _mm(x, w.T)
         if b is not None:
             y += b
         return y
@@ -51,11 +60,17 @@ class Linear(Function):
     def backward(self, out, g):
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_grad
-        gx = g @ w if need[0] else None
-        gw = g.T @ x if need[1] else None
-        if len(self.inputs) == 3:
-            return gx, gw, (g if need[2] else None)
-        return gx, gw
+        bias = len(self.inputs) == 3
+        if not _GradMode.enabled:  # not recording (no create_graph): the same products on the arrays
+            gd = g.data
+            gx = const(_mm(gd, w.data)) if need[0] else None
+            gw = const(_mm(gd.T, x.data)) if need[1] else None
+            gb = const(gd.sum(axis=0)) if bias and need[2] else None
+        else:
+            gx = g @ w if need[0] else None
+            gw = g.T @ x if need[1] else None
+            gb = g.sum(axis=0) if bias and need[2] else None
+        return (gx, gw, gb) if bias else (gx, gw)
 
 
 def matmul(a: Any, b: Any) -> Tensor:
