@@ -117,19 +117,24 @@ def test_conv_pool_path_matches_direct_formula(restore_threads):
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
-def test_conv_backward_side_by_side_only_with_two_threads(restore_threads, monkeypatch, n):
-    """The side-by-side backward runs on two threads whatever the count: it is taken only when that is the count."""
+@pytest.mark.parametrize("batch", [2, 64])
+def test_conv_backward_side_by_side_only_with_two_threads(restore_threads, monkeypatch, n, batch):
+    """The side-by-side backward runs on two threads whatever the count: it is taken only when that is the
+    count, and only for a batch of several chunks (one chunk is done faster on one thread)."""
     from autograd.ops import conv as conv_mod
 
     calls = []
     real = conv_mod._conv_grads
     monkeypatch.setattr(conv_mod, "_conv_grads", lambda *a: calls.append(1) or real(*a))
     autograd.set_num_threads(n)
-    X = autograd.Tensor(np.ones((2, 1, 4, 4)), requires_grad=True)
-    W = autograd.Tensor(np.ones((1, 1, 3, 3)), requires_grad=True)
+    X = autograd.Tensor(np.ones((batch, 4, 12, 12)), requires_grad=True)
+    W = autograd.Tensor(np.ones((2, 4, 3, 3)), requires_grad=True)
+    gm = conv_mod._ConvGeom(X.shape, W.shape, (1, 1), (0, 0))
+    several = len(conv_mod._chunks(gm, 8)) > 2
+    assert several == (batch == 64)
     conv2d(X, W).sum().backward()
-    assert len(calls) == (n == 2)
-    np.testing.assert_array_equal(W.grad.data, np.full((1, 1, 3, 3), 8.0))
+    assert len(calls) == (n == 2 and several)
+    np.testing.assert_array_equal(W.grad.data, np.full((2, 4, 3, 3), 100.0 * batch))
 
 
 _NESTED = """

@@ -311,9 +311,11 @@ class Conv2d(Function):
         x, w = self.inputs[0], self.inputs[1]
         need = self.needs_grad
         bias = len(self.inputs) == 3 and need[2]
-        if need[0] and need[1] and not _GradMode.enabled and get_num_threads() == 2:
-            # no graph recorded (no create_graph), two threads: the same ops' arithmetic, side by side
-            # (with more threads, the per-chunk ops below use all of them; side by side would use 2)
+        if (need[0] and need[1] and not _GradMode.enabled and get_num_threads() == 2
+                and len(_chunks(self.gm, g.data.itemsize)) > 2):
+            # no graph recorded (no create_graph), two threads, a batch of several chunks: the same ops'
+            # arithmetic, side by side (with more threads, the per-chunk ops below use all of them; side by
+            # side would use 2; a one-chunk batch is done faster by one thread than handed to two)
             gx, gw, gb = (None if a is None else const(a) for a in _conv_grads(x.data, w.data, g.data, self.gm, bias))
         else:
             gx = Conv2dBackwardInput.apply(g, w, gm=self.gm) if need[0] else None
