@@ -186,21 +186,20 @@ def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) ->
     reached = _REACHED
     done = _DONE
     order: list = []
-    emit = order.append
     stack = [root]
-    push = stack.append
-    pop = stack.pop
+    # (stack.append / order.append written out, not bound to locals: Python 3.11+ specialises
+    # list.append and list.pop calls, which a bound method in a local variable defeats)
     try:
         while stack:
-            node = pop()
+            node = stack.pop()
             if node is done:
-                emit(pop())
+                order.append(stack.pop())
                 continue
             if node._gacc is not None:
                 continue  # reached through another child meanwhile
             node._gacc = reached
-            push(node)
-            push(done)
+            stack.append(node)
+            stack.append(done)
             a = node._a
             if a is not None:
                 b = node._b
@@ -209,11 +208,11 @@ def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) ->
                     if rest:
                         for p in reversed(rest):
                             if p._gacc is None and (p.requires_grad or constants):
-                                push(p)
+                                stack.append(p)
                     if b._gacc is None and (b.requires_grad or constants):
-                        push(b)
+                        stack.append(b)
                 if a._gacc is None and (a.requires_grad or constants):
-                    push(a)
+                    stack.append(a)
     except BaseException:
         _clear(order)
         _clear(stack)
