@@ -4,42 +4,38 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 
-def _umask() -> int:
-    """The process umask, read without changing it where the system says (Linux), else by setting it back."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
     """Call ``write(f)`` on a temporary file next to ``path``, fsync it, then ``os.replace`` it into place.
 
-    The file gets the mode a plain ``open(path, "w")`` would give (``0o666`` less the umask), not ``mkstemp``'s
-    ``0o600``. If anything fails the temporary file is removed and ``path`` keeps its old content.
+    A file replacing an existing one keeps that file's permission bits; a new file gets ``0o666`` less the umask
+    (as from a plain ``open(path, "w")``). If anything fails the temporary file is removed and ``path`` keeps its
+    old content.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
+    while True:  # 0o666 with O_EXCL: the kernel applies the umask to the new file, unlike mkstemp's 0o600
+        tmp = folder / f".{path.name}.{secrets.token_hex(4)}.part"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        try:
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        except FileNotFoundError:
+            pass
         os.replace(tmp, path)
     except BaseException:
         try:

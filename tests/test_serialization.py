@@ -306,11 +306,10 @@ def test_optimizer_state_errors(tmp_path):
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
-def test_atomic_write_gives_the_umask_default_mode(tmp_path, umask):
+def test_atomic_write_gives_a_new_file_the_umask_default_mode(tmp_path, umask):
     old = os.umask(umask)
     try:
-        save({"w": np.ones(3)}, tmp_path / "m.npz")  # a new file, then one replacing an existing file
-        save({"w": np.zeros(3)}, tmp_path / "m.npz")
+        save({"w": np.ones(3)}, tmp_path / "m.npz")
         ser.atomic_write(tmp_path / "m.json", lambda f: f.write(b"{}"))
     finally:
         os.umask(old)
@@ -318,21 +317,20 @@ def test_atomic_write_gives_the_umask_default_mode(tmp_path, umask):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
 
 
-def test_umask_is_read_without_proc_too(monkeypatch):
-    from nn import _atomic
-
-    old = os.umask(0o027)
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o664], ids=oct)
+def test_atomic_write_keeps_an_existing_files_mode(tmp_path, mode):
+    old = os.umask(0o022)
     try:
-        assert _atomic._umask() == 0o027  # from /proc/self/status on Linux
-
-        def no_proc(*args, **kwargs):
-            raise OSError("no /proc here")
-
-        monkeypatch.setattr("builtins.open", no_proc)
-        assert _atomic._umask() == 0o027  # set and set back
-        assert os.umask(0o027) == 0o027
+        for name in ("m.npz", "m.json"):
+            (tmp_path / name).write_bytes(b"old")
+            os.chmod(tmp_path / name, mode)
+        save({"w": np.zeros(3)}, tmp_path / "m.npz")
+        ser.atomic_write(tmp_path / "m.json", lambda f: f.write(b"{}"))
     finally:
         os.umask(old)
+    for name in ("m.npz", "m.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+    assert (tmp_path / "m.json").read_bytes() == b"{}"
 
 
 def test_file_digest_reads_in_chunks(tmp_path, monkeypatch):
