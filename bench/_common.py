@@ -56,6 +56,19 @@ def median_ms(ts: list[float]) -> float:
     return statistics.median(ts) * 1e3
 
 
+def worker_env(framework: str) -> dict[str, str]:
+    """The environment for a benchmark's worker process timing ``framework`` ("ours" or "torch").
+
+    A copy of this process's environment; for the torch worker with ``CHAINRULE_MALLOPT=0``: the benchmark
+    scripts import ``autograd``, whose glibc malloc tuning (``autograd/memory.py``) would otherwise apply in
+    torch's process too.
+    """
+    env = dict(os.environ)
+    if framework == "torch":
+        env["CHAINRULE_MALLOPT"] = "0"
+    return env
+
+
 def env_note() -> str:
     names = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
     return ", ".join(f"{n}={os.environ[n]!r}" if n in os.environ else f"{n} unset" for n in names)

@@ -44,7 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import load_note  # noqa: E402
+from _common import load_note, worker_env  # noqa: E402
 
 RESULT_TAG = "@@RESULT "
 
@@ -280,9 +280,7 @@ def run_worker(framework: str, args: argparse.Namespace) -> dict | None:
         cmd.append("--profile")
     if args.verbose:
         cmd.append("--verbose")
-    env = dict(os.environ)
-    if framework == "torch":  # the worker imports autograd (for the initial weights): keep its malloc tuning out
-        env["CHAINRULE_MALLOPT"] = "0"
+    env = worker_env(framework)  # the torch worker imports autograd (for the initial weights): CHAINRULE_MALLOPT=0
     threads = args.threads or (args.ours_threads if framework == "ours" else args.torch_threads)
     if threads:
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -46,7 +46,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import compare, env_note, load_note, median_ms, paired_ratio, per_call  # noqa: E402
+from _common import compare, env_note, load_note, median_ms, paired_ratio, per_call, worker_env  # noqa: E402
 
 import autograd as ag  # noqa: E402
 from autograd.memory import malloc_tuned  # noqa: E402
@@ -216,10 +216,8 @@ def worker(framework: str) -> int:
 class _Worker:
     def __init__(self, framework: str, threads: int):
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--threads", str(threads)]
-        env = dict(os.environ)
-        if framework == "torch":  # this script imports autograd: keep its malloc tuning out of torch's process
-            env["CHAINRULE_MALLOPT"] = "0"
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                  env=worker_env(framework))
         self.info = json.loads(self.p.stdout.readline())
 
     def time(self, case: str, batch: int, number: int, warm: float = 0.0) -> float:
