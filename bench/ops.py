@@ -25,7 +25,9 @@ rounds, robust to load drifting between rounds).  chainrule uses ``--threads`` i
 The torch worker is started with ``CHAINRULE_MALLOPT=0``: this script imports ``autograd``, whose glibc
 malloc tuning (``autograd/memory.py``) would otherwise apply in torch's process too.
 ``--in-process`` is the old protocol: both timed interleaved in this one process (with chainrule's malloc
-tuning, unless ``CHAINRULE_MALLOPT=0`` is set).
+tuning, unless ``CHAINRULE_MALLOPT=0`` is set); it has no idle gaps and no warm-up calls before each round, so
+``--warm`` belongs to the worker protocol only: given with ``--in-process`` it is an error, and without torch
+(our times only, in this process) it is not used.
 
 Run:  .venv/bin/python bench/ops.py [--repeats 15] [--batches 64 256] [--cases conv1 conv2 mlp]
                                     [--threads N] [--warm 0.1] [--in-process]
@@ -254,12 +256,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", nargs="+", default=["conv1", "conv2", "mlp"], choices=["conv1", "conv2", "mlp"])
     ap.add_argument("--threads", type=int, default=0,
                     help="chainrule's intra-op threads (autograd.set_num_threads); 0 = chainrule's default")
-    ap.add_argument("--warm", type=float, default=0.1,
-                    help="seconds of untimed calls before each timed round (0: time straight after the idle gap)")
+    ap.add_argument("--warm", type=float, default=None,
+                    help="seconds of untimed calls before each timed round (default 0.1; 0: time straight after the "
+                         "idle gap); worker protocol only: an error with --in-process, unused without torch")
     ap.add_argument("--in-process", action="store_true",
-                    help="old protocol: time both frameworks interleaved in this one process")
+                    help="old protocol: time both frameworks interleaved in this one process (no --warm)")
     ap.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.in_process and args.warm is not None:
+        ap.error("--warm applies to the worker protocol only (each round's untimed calls after an idle gap); "
+                 "--in-process times rounds back to back, with no warm-up per round")
+    warm = 0.1 if args.warm is None else args.warm
     if args.threads:
         ag.set_num_threads(args.threads)
     if args.worker:
@@ -287,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def measure(name: str, batch: int, number: int = 0) -> dict[str, list[float]]:
         if apart:
-            return timed_apart(workers, name, batch, args.repeats, number, warm=args.warm)
+            return timed_apart(workers, name, batch, args.repeats, number, warm=warm)
         return compare({fw: make_case(name, batch, fw) for fw in frameworks}, repeats=args.repeats, number=number)
 
     print("\nms: each framework's median over rounds; ratio: median over rounds of ours/torch in the same round")
