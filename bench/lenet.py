@@ -8,8 +8,10 @@ annealing over the epochs, batch 64), on the same preprocessed arrays (pixels ``
 ``nn.datasets.MNIST.arrays``) in the same shuffled order (``np.random.default_rng(seed).permutation`` per epoch).
 
 Reported per epoch: test accuracy, training seconds (the epoch's training loop) and evaluation seconds;
-at the end: the training time-per-epoch ratio chainrule / torch and each worker's peak RSS
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``: separate processes, so separate figures).
+at the end: what each worker ran (PyTorch's version, or numpy's for chainrule, and the thread counts: torch's
+``get_num_threads()``, chainrule's intra-op threads, ``OPENBLAS_NUM_THREADS``), the training time-per-epoch
+ratio chainrule / torch and each worker's peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``: separate
+processes, so separate figures).
 
 Bars: >= 99.0% test accuracy within 5 epochs; time per epoch <= 1.5x torch; peak RSS below torch's.
 
@@ -180,7 +182,8 @@ def worker_ours(args: argparse.Namespace) -> dict:
               f"train {train_s:.1f}s (CPU {train_cpu_s:.1f}s)  eval {eval_s:.1f}s  "
               f"(peak RSS so far {_peak_rss_mb():.0f} MB)", flush=True)
     return dict(framework="ours", recipe=r, epochs=epochs, load_s=load_s, peak_rss_mb=_peak_rss_mb(),
-                n_train=len(xtr), n_test=len(xte), openblas_threads=os.environ.get("OPENBLAS_NUM_THREADS"))
+                n_train=len(xtr), n_test=len(xte), numpy_version=np.__version__,
+                threads=autograd.get_num_threads(), openblas_threads=os.environ.get("OPENBLAS_NUM_THREADS"))
 
 
 def worker_torch(args: argparse.Namespace) -> dict:
@@ -265,7 +268,8 @@ def worker_torch(args: argparse.Namespace) -> dict:
               f"train {train_s:.1f}s (CPU {train_cpu_s:.1f}s)  eval {eval_s:.1f}s  "
               f"(peak RSS so far {_peak_rss_mb():.0f} MB)", flush=True)
     return dict(framework="torch", recipe=r, epochs=epochs, load_s=load_s, peak_rss_mb=_peak_rss_mb(),
-                n_train=len(xtr), n_test=len(xte), torch_version=torch.__version__, threads=torch.get_num_threads())
+                n_train=len(xtr), n_test=len(xte), torch_version=torch.__version__, threads=torch.get_num_threads(),
+                openblas_threads=os.environ.get("OPENBLAS_NUM_THREADS"))
 
 
 # ------------------------------------------------------------------------------------------------ driver
@@ -300,9 +304,20 @@ def run_worker(framework: str, args: argparse.Namespace) -> dict | None:
     return result
 
 
+def describe(res: dict) -> str:
+    """What a worker ran: the library (torch's version, or numpy's for chainrule) and its thread counts."""
+    blas = res.get("openblas_threads")
+    blas_note = f"OPENBLAS_NUM_THREADS={blas}" if blas else "OPENBLAS_NUM_THREADS unset"
+    if res["framework"] == "torch":
+        return f"PyTorch {res.get('torch_version', '?')}, {res.get('threads', '?')} torch thread(s), {blas_note}"
+    return (f"chainrule (numpy {res.get('numpy_version', '?')}), {res.get('threads', '?')} intra-op thread(s), "
+            f"{blas_note}")
+
+
 def summarise(results: dict[str, dict]) -> dict:
     summary: dict = {}
     for name, res in results.items():
+        print(f"{name:5s}: {describe(res)}")
         eps = res["epochs"]
         accs = [e["test_acc"] for e in eps]
         s = dict(final_test_acc=accs[-1], best_test_acc=max(accs),
