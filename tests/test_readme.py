@@ -9,7 +9,8 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SECTION = "## A quick tour"
-# blocks that would need the network or the full MNIST set are skipped, not run
+# blocks beyond those EXPECTED checks that would need the network or the full MNIST set are skipped, not run;
+# an EXPECTED block that matches fails instead (it would otherwise never be checked)
 NEEDS_NETWORK_OR_DATA = re.compile(r"download|urlopen|requests\.|data_dir|CHAINRULE_DATA|dataset=\"mnist\"")
 
 
@@ -46,7 +47,11 @@ def test_quick_tour_has_python_blocks():
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_quick_tour_block_runs(index, tmp_path, monkeypatch, capsys):
     code = BLOCKS[index]
-    if NEEDS_NETWORK_OR_DATA.search(code):
+    needs = NEEDS_NETWORK_OR_DATA.search(code)
+    if index < len(EXPECTED):  # a block EXPECTED checks must run here, never be skipped
+        assert needs is None, (f"README quick tour block {index} is checked by EXPECTED but needs the network or "
+                               f"the full data set ({needs.group()!r}), so it would never run: keep it offline")
+    elif needs:
         pytest.skip("needs the network or the full data set")
     monkeypatch.chdir(tmp_path)  # anything a block writes lands in a scratch directory
     namespace: dict = {"__name__": "__readme__"}
