@@ -166,8 +166,9 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore hyper-parameters and buffers saved by :meth:`state_dict` (for the same parameters, same order).
 
-        ``ValueError`` if the groups do not match this optimizer's: their number, their sizes, or their keys (the
-        hyper-parameters: state of another kind of optimizer, e.g. Adam's ``betas`` given to SGD, is refused).
+        ``ValueError`` if the groups do not match this optimizer's: their number, their sizes, or their keys (state
+        whose hyper-parameter keys differ from this optimizer's is refused, e.g. Adam's ``betas`` given to SGD;
+        an optimizer with the same keys, such as AdamW for Adam, accepts it).
         ``initial_lr`` is left out of the key comparison: a learning-rate scheduler adds it, and may be created
         before or after loading.
         """
