@@ -207,13 +207,14 @@ def test_load_state_dict_refuses_another_optimizers_state():
 
     # a scheduler's initial_lr may be on either side: resuming creates the scheduler after loading
     CosineAnnealingLR(adam, T_max=4).step()
-    fresh = Adam([a], lr=0.1)
-    fresh.load_state_dict(adam.state_dict())
+    fresh = Adam([a], lr=0.3)
+    fresh.load_state_dict(adam.state_dict())  # the saved initial_lr is taken
     assert fresh.param_groups[0]["initial_lr"] == 0.1 and fresh.param_groups[0]["lr"] == adam.param_groups[0]["lr"]
     CosineAnnealingLR(fresh, T_max=4, last_epoch=0)
-    Adam([a], lr=0.1).load_state_dict(Adam([a], lr=0.1).state_dict())
-    fresh.load_state_dict(Adam([a], lr=0.1).state_dict())  # keeps its own initial_lr
-    assert fresh.param_groups[0]["initial_lr"] == 0.1
+    receiver = Adam([a], lr=0.3)
+    CosineAnnealingLR(receiver, T_max=4)
+    receiver.load_state_dict(Adam([a], lr=0.1).state_dict())  # a state without initial_lr: it keeps its own
+    assert receiver.param_groups[0]["initial_lr"] == 0.3 and receiver.param_groups[0]["lr"] == 0.1
 
 
 def test_invalid_arguments():
