@@ -501,8 +501,6 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
     run_args = dict(model=model, dataset=dataset, augment=augment, seed=seed, limit=limit, **recipe)
     metrics: dict[str, Any] = {"model": model, "dataset": dataset, "args": run_args, "n_train": n_train,
                                "n_test": n_test, "epochs": previous}
-    if previous:
-        metrics["test_accuracy"] = previous[-1].get("test_acc")
 
     from .datasets import MNIST, FashionMNIST
 
