@@ -505,11 +505,9 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
     from .datasets import MNIST, FashionMNIST
 
     mean, std = (FashionMNIST.mean, FashionMNIST.std) if dataset == "fashion-mnist" else (MNIST.mean, MNIST.std)
-    trained = []
 
     def save_epoch(record: dict[str, Any]) -> None:
         epoch = record["epoch"]
-        trained.append(epoch)
         metrics["epochs"].append({
             "epoch": epoch, "train_loss": record["train_loss"], "train_acc": record["train_acc"],
             "test_loss": record["val_loss"], "test_acc": record["val_acc"], "seconds": record["seconds"],
@@ -532,9 +530,9 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
                 "sha256": {"weights": file_digest(ckpt, "sha256"), "optimizer": file_digest(opt_path, "sha256")}})
             _write_json(outdir / "metrics.json", metrics)
 
-    fit(net, train_loader, F.cross_entropy, opt, recipe["epochs"] - start, val_loader=test_loader, scheduler=sched,
-        progress=progress, callbacks=[save_epoch], stream=log, initial_epoch=start)
-    if not trained:  # epochs=0: still score the initial model
+    history = fit(net, train_loader, F.cross_entropy, opt, recipe["epochs"] - start, val_loader=test_loader,
+                  scheduler=sched, progress=progress, callbacks=[save_epoch], stream=log, initial_epoch=start)
+    if not history:  # epochs=0: still score the initial model
         res = evaluate(net, test_loader, F.cross_entropy)
         metrics["test_accuracy"] = res["accuracy"]
     if outdir is not None:
@@ -543,7 +541,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
             print(f"wrote {outdir / 'curves.png'}", file=log)
         elif metrics["epochs"]:
             print("matplotlib is not installed: no curves.png (pip install matplotlib)", file=log)
-        if trained:
+        if history:
             print(f"wrote {outdir / 'checkpoint.npz'}, {outdir / OPTIMIZER_FILE}, {outdir / 'checkpoint.json'}, "
                   f"{outdir / 'metrics.json'}", file=log)
     acc = metrics.get("test_accuracy")
