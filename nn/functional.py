@@ -154,7 +154,7 @@ class BatchNormTrain(Function):
         var = np.mean(xc * xc, axis=axes, keepdims=True)
         invstd = 1.0 / np.sqrt(var + self.eps)
         xhat = xc * invstd
-        self.mean, self.var, self.invstd, self.xhat = mean, var, invstd, xhat
+        self.mean, self.invstd, self.xhat = mean, invstd, xhat
         self.stats[:] = [mean, var]  # handed to the caller even when no graph keeps this node
         if weight is None:
             return xhat
