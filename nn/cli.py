@@ -260,8 +260,9 @@ def sidecar_path(checkpoint: str | os.PathLike[str]) -> Path:
 # ------------------------------------------------------------------------------------------------ resume
 OPTIMIZER_FILE = "optimizer.npz"
 # The options that fix what a run computes: a resumed run must use the checkpoint's values (only epochs may change).
-RUN_OPTIONS = ("model", "dataset", "augment", "seed", "limit", "optimizer", "lr", "batch_size", "momentum",
-               "weight_decay", "scheduler")
+# The data options, then the recipe's (the same keys for every model) but epochs.
+DATA_OPTIONS = ("model", "dataset", "augment", "seed", "limit")
+RUN_OPTIONS = (*DATA_OPTIONS, *(k for k in RECIPES["lenet5"] if k != "epochs"))
 
 
 def _generators(loader: Any) -> dict[str, np.random.Generator]:
@@ -338,7 +339,7 @@ def _resume_args(info: dict[str, Any], given: dict[str, Any], epochs: int | None
     """The checkpoint's run options, checked against the ``given`` ones (None = not given), and the target epochs."""
     saved = info["train_args"]
     diffs = [f"{k}={given[k]!r} (checkpoint: {saved.get(k)!r})" for k in RUN_OPTIONS
-             if given.get(k) is not None and given[k] != saved.get(k)]
+             if given[k] is not None and given[k] != saved.get(k)]
     if diffs:
         raise ValueError(f"cannot resume {info['checkpoint']}: options differ from the checkpoint's: "
                          f"{', '.join(diffs)}; leave them out to reuse the checkpoint's (only --epochs may change), "
@@ -448,7 +449,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
     info = read_resume_info(resume) if resume is not None else None
     if info is not None:
         args, start = _resume_args(info, given, epochs)
-        model, dataset, augment, seed, limit = (args.pop(k) for k in ("model", "dataset", "augment", "seed", "limit"))
+        model, dataset, augment, seed, limit = (args[k] for k in DATA_OPTIONS)
         recipe = {k: args[k] for k in RECIPES[model]}
         if out is _DEFAULT_OUT:
             out = info["checkpoint"].parent
@@ -456,9 +457,8 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
         start = 0
         model, dataset, augment, seed = model or "lenet5", dataset or "mnist", bool(augment), seed or 0
         recipe = dict(RECIPES[model])
-        hyper = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
-                     weight_decay=weight_decay, scheduler=scheduler)
-        recipe.update({k: v for k, v in hyper.items() if v is not None})
+        hyper = {**given, "epochs": epochs}
+        recipe.update({k: hyper[k] for k in recipe if hyper[k] is not None})
         if optimizer is not None and lr is None and optimizer != RECIPES[model]["optimizer"]:
             recipe["lr"] = 0.05 if optimizer == "sgd" else 1e-3
         if out is _DEFAULT_OUT:
