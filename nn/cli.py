@@ -681,8 +681,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "curves.png into --out after every epoch (Ctrl-C during that save stops once the files are "
                     "written, so they stay resumable). With --resume, continue a run from those files: "
                     "weights, optimizer state, epoch and random-generator states are restored, so finishing an "
-                    "interrupted run gives the same weights as an uninterrupted one. When resuming, options not "
-                    "given are the checkpoint's; given ones must match it (only --epochs may change).")
+                    "interrupted run with the same --threads gives the same weights as an uninterrupted one. When "
+                    "resuming, options not given are the checkpoint's; given ones must match it (only --epochs may "
+                    "change).")
     t.add_argument("--model", choices=MODELS, default=None, help="default: lenet5")
     t.add_argument("--dataset", choices=DATASETS, default=None,
                    help="'sample' is the bundled MNIST subset (default: mnist)")

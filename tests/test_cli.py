@@ -34,6 +34,14 @@ def test_python_m_nn_help():
         assert cmd in r.stdout
 
 
+def test_train_help_states_when_a_resumed_run_is_exact(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--help"])
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the description
+    assert "finishing an interrupted run with the same --threads gives the same weights" in text
+
+
 def test_train_writes_checkpoint_metrics_and_eval_reads_it(tmp_path, capsys):
     out = tmp_path / "run"
     rc = main(["train", "--dataset", "sample", "--model", "mlp", "--epochs", "1", "--limit", "500",
