@@ -148,6 +148,8 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
             _Anomaly.backward_of = prev
     else:
         grads = fn.backward(out, g)
+    if type(grads) is not tuple:  # a list, or any iterable a custom backward returns
+        grads = tuple(grads)
     inputs = fn.inputs
     needs = fn.needs_grad
     tok = _adopt_pass
@@ -179,8 +181,12 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
     return result
 
 
-# References to an object (CPython); where it is unknown, gradients are always copied.
-_refs = getattr(sys, "getrefcount", lambda obj: -1)
+# References to an object, exact in CPython up to 3.13 with the GIL (3.14 no longer counts some
+# references held by local variables, and free-threaded builds count differently): elsewhere the
+# count is "unknown" (-1) and gradients are always copied.
+_EXACT_REFCOUNTS = (sys.implementation.name == "cpython" and sys.version_info < (3, 14)
+                    and getattr(sys, "_is_gil_enabled", lambda: True)())
+_refs = sys.getrefcount if _EXACT_REFCOUNTS else (lambda obj: -1)
 
 
 def _fit(gx: Tensor, x: Tensor, fn: Function) -> Tensor:
@@ -194,7 +200,8 @@ def _fit(gx: Tensor, x: Tensor, fn: Function) -> Tensor:
 
 
 def _sum_to(g: Tensor, shape: tuple, fn: Function) -> Tensor:
-    """Sum a broadcast gradient back to ``shape`` (the one place this happens).
+    """Sum a broadcast gradient back to ``shape`` (the one place the engine does this; an op whose
+    own derivative is a sum, such as a bias's ``sum_n G``, computes it in its backward).
 
     ``g`` must have ``shape`` broadcast: extra leading axes, and axes where
     ``shape`` has 1; those are summed (dL/dx = sum of dL/dy over the copies of

@@ -606,3 +606,21 @@ def test_adoption_refuses_arrays_a_custom_backward_still_holds():
     w = leaf(1.0, 2.0)
     (w * q).sum().backward()
     assert w.grad._fresh is not None
+
+
+@pytest.mark.parametrize("kind", ["generator", "list"])
+def test_custom_backward_may_return_any_sequence_or_iterable(kind):
+    """A custom Function's backward may return a tuple, a list or a generator of gradients."""
+    from autograd.ops._util import const
+
+    class Twice(ag.Function):
+        def forward(self, a):
+            return a * 2.0
+
+        def backward(self, out, g):
+            grads = (const(g.data * 2.0) for _ in range(1))
+            return grads if kind == "generator" else list(grads)
+
+    x = leaf(1.0, 2.0)
+    Twice.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
