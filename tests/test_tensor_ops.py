@@ -628,7 +628,7 @@ def test_relu_forward_keeps_dtype_and_layout_whatever_path(dtype, monkeypatch):
               np.asarray(base[0, 0, 0]).astype(dtype), np.zeros((0, 3), dtype)):
         want = np.maximum(a, 0)
         got = ag.Tensor(a, dtype=a.dtype).relu().data
-        assert got.dtype == want.dtype and got.shape == want.shape
+        assert got.dtype == want.dtype and got.shape == want.shape and got.strides == want.strides
         np.testing.assert_array_equal(got, want)
     monkeypatch.setattr(elementwise, "_ZEROS_MAX_BYTES", 8)  # the big-input form (scalar 0)
     a = base.astype(np.float32)
@@ -637,15 +637,21 @@ def test_relu_forward_keeps_dtype_and_layout_whatever_path(dtype, monkeypatch):
         assert not z.flags.writeable and not z.any()
 
 
-@pytest.mark.parametrize("case", ["linear", "linear_nobias", "matmul", "batched_broadcast"])
+_ARRAY_PATH_CASES = {  # ops whose backward has an array-only form without create_graph: (fn, input shapes)
+    "linear": (ag.linear, [(5, 4), (3, 4), (3,)]), "linear_nobias": (ag.linear, [(5, 4), (3, 4)]),
+    "matmul": (ag.matmul, [(5, 4), (4, 3)]), "batched_broadcast": (ag.matmul, [(2, 5, 4), (4, 3)]),
+    "tanh": (ag.tanh, [(6, 7)]), "sigmoid": (ag.sigmoid, [(6, 7)]), "relu": (ag.relu, [(6, 7)]),
+    "log_softmax": (lambda x: ag.log_softmax(x, axis=-1), [(6, 7)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_ARRAY_PATH_CASES))
 def test_array_backward_equals_recorded_backward(case):
-    """Without create_graph, linear/matmul backward multiply the arrays directly; the numbers must be
-    exactly those of the recorded (create_graph=True) backward, which goes through Tensor ops."""
+    """Without create_graph these backwards compute on the arrays directly; the numbers must be exactly
+    those of the recorded (create_graph=True) backward, which goes through Tensor ops."""
     rng = np.random.default_rng(3)
-    shapes = {"linear": [(5, 4), (3, 4), (3,)], "linear_nobias": [(5, 4), (3, 4)],
-              "matmul": [(5, 4), (4, 3)], "batched_broadcast": [(2, 5, 4), (4, 3)]}[case]
-    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
-    fn = ag.linear if case.startswith("linear") else ag.matmul
+    fn, shapes = _ARRAY_PATH_CASES[case]
+    arrays = [(rng.standard_normal(s) * 3).astype(np.float32) for s in shapes]
     grads = []
     for create_graph in (False, True):
         ts = [ag.Tensor(a, requires_grad=True) for a in arrays]
@@ -656,3 +662,11 @@ def test_array_backward_equals_recorded_backward(case):
     for fast, recorded in zip(*grads):
         assert fast.shape == recorded.shape and fast.dtype == recorded.dtype
         np.testing.assert_array_equal(fast, recorded)
+
+
+def test_tanh_gradient_keeps_precision_where_it_saturates():
+    """d tanh = g (1 - o^2): computing 1 - o^2 first is exact near |o| = 1, where g - g o o cancels."""
+    x = ag.Tensor(np.array([4.0, 6.0, 8.0, -7.5], np.float32), requires_grad=True)
+    x.tanh().backward(ag.Tensor(np.full(4, 3.0, np.float32)))
+    o = np.tanh(x.data).astype(np.float64)
+    np.testing.assert_allclose(x.grad.data, 3.0 * (1.0 - o * o), rtol=1e-4)  # g - g o o: off by up to 12% here

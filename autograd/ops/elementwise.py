@@ -199,8 +199,8 @@ class Tanh(Function):
 
     def backward(self, out, g):
         if not _GradMode.enabled:  # not recording (no create_graph): same arithmetic on the arrays
-            o, gd = out.data, g.data
-            return (const(gd - gd * o * o),)  # g (1 - o^2) without a Python-number operand (slower in numpy)
+            o = out.data  # 1 - o^2 first: exact where tanh saturates (g - g o o would cancel)
+            return (const(g.data * (1.0 - o * o)),)
         return (g * (1.0 - out * out),)
 
 
@@ -214,22 +214,23 @@ class Sigmoid(Function):
 
     def backward(self, out, g):
         if not _GradMode.enabled:  # not recording (no create_graph): same arithmetic on the arrays
-            o, go = out.data, g.data * out.data
-            return (const(go - go * o),)  # g s (1 - s) without a Python-number operand (slower in numpy)
+            o = out.data
+            return (const(g.data * o * (1.0 - o)),)
         return (g * out * (1.0 - out),)
 
 
 # np.maximum(a, 0) runs numpy's loop for a scalar operand, 2-4x slower here than its vectorised
-# loop against an array of zeros; so float inputs up to _ZEROS_MAX_BYTES are compared with a view
-# of one read-only flat zeros array per dtype (grown as needed, never written).
+# loop against an array of zeros; so C-contiguous float inputs up to _ZEROS_MAX_BYTES are compared
+# with a view of one read-only flat zeros array per dtype (grown as needed, never written).  Other
+# layouts keep the scalar: against a C-ordered zeros view the result would lose their layout.
 _ZEROS: dict[np.dtype, np.ndarray] = {}
 _ZEROS_MAX_BYTES = 1 << 23
 
 
 def _zeros_for(a: np.ndarray) -> np.ndarray | int:
-    """Zeros shaped like float ``a`` (a view of the shared array), or the scalar 0 when ``a`` is big
-    or not a float array."""
-    if a.dtype.kind != "f" or a.nbytes > _ZEROS_MAX_BYTES:
+    """Zeros shaped like float ``a`` (a view of the shared array), or the scalar 0 when ``a`` is big,
+    not C-contiguous or not a float array."""
+    if a.dtype.kind != "f" or a.nbytes > _ZEROS_MAX_BYTES or not a.flags.c_contiguous:
         return 0
     z = _ZEROS.get(a.dtype)
     if z is None or z.size < a.size:
