@@ -25,8 +25,12 @@ class LogSoftmax(Function):
     """
 
     def forward(self, x):
-        z = x - _stable_max(x, self.axes)
+        m, finite = _stable_max(x, self.axes)
+        z = x - m
         s = np.exp(z).sum(axis=self.axes, keepdims=True)  # >= 1 where the max is finite: its term is e^0
+        if finite:  # (entering np.errstate costs as much as the rest on a small batch)
+            z -= np.log(s)
+            return z
         with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf for an all -inf slice, as it should
             z -= np.log(s)
         return z

@@ -53,22 +53,26 @@ class Max(Function):
         return (g * const(w.astype(x.dtype)),)
 
 
-def _stable_max(a: np.ndarray, axes: tuple) -> np.ndarray:
-    """max of ``a`` over ``axes`` (kept), the shift that makes e^(a - m) safe: slices whose max is
-    not finite (empty, all -inf, or holding +inf or NaN) are shifted by 0 instead."""
+def _stable_max(a: np.ndarray, axes: tuple) -> tuple[np.ndarray, bool]:
+    """max of ``a`` over ``axes`` (kept), the shift that makes e^(a - m) safe, and whether every
+    slice's max was finite: slices whose max is not (empty, all -inf, or holding +inf or NaN) are
+    shifted by 0 instead, and only they can make a log of 0 or inf/inf."""
     m = a.max(axis=axes, keepdims=True, initial=-np.inf)  # -inf over empty axes
     if np.isfinite(m).all():
-        return m
-    return np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False)
+        return m, True
+    return np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False), False
 
 
 class LogSumExp(Function):
     """lse(x) = m + ln sum e^(x - m) with m = max(x); d lse/dx = softmax(x) = e^(x - lse)"""
 
     def forward(self, a):
-        m = _stable_max(a, self.axes)
-        with np.errstate(divide="ignore"):  # an empty or all -inf slice gives -inf, as it should
+        m, finite = _stable_max(a, self.axes)
+        if finite:
             s = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m
+        else:
+            with np.errstate(divide="ignore"):  # an empty or all -inf slice gives -inf, as it should
+                s = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m
         return s if self.keepdims else np.squeeze(s, axis=self.axes)
 
     def backward(self, out, g):
