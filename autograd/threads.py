@@ -166,7 +166,11 @@ def gemm_threads(macs: int) -> None:
     if _region.inside:
         return
     n = _intra if _intra is not None else get_num_threads()
-    use_blas_threads(n if n > 1 and macs >= GEMM_PARALLEL_MACS else 1)
+    n = n if n > 1 and macs >= GEMM_PARALLEL_MACS else 1
+    if n != _blas_now:  # (use_blas_threads without its second look at the region)
+        if _lib is False:
+            _openblas()
+        _set_blas(n)
 
 
 def _get_pool(workers: int) -> ThreadPoolExecutor:

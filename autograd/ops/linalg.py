@@ -11,15 +11,14 @@ from ..graph import _GradMode
 from ..tensor import Tensor
 from ..threads import gemm_threads
 from ._util import const, lift
-from .shape import Permute
 
 __all__ = ["matmul", "linear"]
 
 
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """np.matmul(a, b), with OpenBLAS's thread count set by the product's size (1 for small ones)."""
-    if a.ndim >= 2 and b.ndim >= 2:
-        gemm_threads(a.size * b.shape[-1] if a.ndim >= b.ndim else b.size * a.shape[-2])
+    """np.matmul(a, b) of operands with at least 2 dimensions (``matmul`` promotes 1-d ones first),
+    with OpenBLAS's thread count set by the product's size (1 for small ones)."""
+    gemm_threads(a.size * b.shape[-1] if a.ndim >= b.ndim else b.size * a.shape[-2])
     return np.matmul(a, b)
 
 
@@ -36,15 +35,9 @@ class MatMul(Function):
             gd = g.data
             return (const(_mm(gd, np.swapaxes(b.data, -1, -2))) if need[0] else None,
                     const(_mm(np.swapaxes(a.data, -1, -2), gd)) if need[1] else None)
-        ga = g @ _swap_last(b) if need[0] else None
-        gb = _swap_last(a) @ g if need[1] else None
+        ga = g @ b.transpose(-1, -2) if need[0] else None
+        gb = a.transpose(-1, -2) @ g if need[1] else None
         return ga, gb
-
-
-def _swap_last(t: Tensor) -> Tensor:
-    """``t`` with its last two axes swapped (the matrix transpose of each matrix in a batch)."""
-    nd = t.data.ndim
-    return Permute.apply(t, axes=(*range(nd - 2), nd - 1, nd - 2))
 
 
 class Linear(Function):

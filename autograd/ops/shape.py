@@ -36,7 +36,7 @@ class Permute(Function):
         return a.transpose(self.axes)
 
     def backward(self, out, g):
-        return (g.permute(tuple(np.argsort(self.axes))),)
+        return (g.permute(np.argsort(self.axes).tolist()),)
 
 
 class BroadcastTo(Function):
@@ -58,8 +58,8 @@ class SumTo(Function):
     """The adjoint of BroadcastTo: y = x summed over its leading axes and over the axes where
     ``shape`` has 1, so that y has ``shape``; the gradient is g broadcast back to x's shape.
 
-    ``function._sum_to`` (which checks the shapes) is the one caller: every broadcast gradient
-    is summed back to its input's shape here.
+    ``function._sum_to`` (which checks the shapes) is the one caller: every gradient the engine
+    finds broadcast beyond its input's shape is summed back here.
     """
 
     def forward(self, a):
