@@ -277,9 +277,11 @@ def run_backward(
     (overwritten, never accumulated across calls).  With ``inputs`` the
     gradients reaching those nodes are returned in a dict keyed by ``id``
     (used by :func:`autograd.grad`); with ``prune`` as well, only the nodes
-    with one of them behind them run their backward (a weight-only branch is
-    skipped when asking for the gradient of an input; worth it where a
-    backward costs more than a set lookup, i.e. for arrays); ``accumulate=False`` leaves every
+    with one of them behind them run their backward: a branch that leads to
+    none of them (say, one computed from the weights alone when the gradient
+    of an input is asked for) is skipped, while a node on the way still makes
+    the gradients of all its inputs (worth it where a backward costs more than
+    a set lookup, i.e. for arrays); ``accumulate=False`` leaves every
     ``grad`` untouched.  Unless ``retain_graph`` the saved state of every
     visited operation is released (``_release``) once it has been used, and
     reaching a released node again is an error.

@@ -25,9 +25,10 @@ the product ``W (C_out, C_in*kH*kW) @ cols`` is one large matrix product per
 chunk, and its (C_out, ho, wo, N) result is transposed back to NCHW.  Scratch
 arrays are reused between calls (a large fresh temporary per call costs page
 faults); the columns are rebuilt for the weight gradient rather than kept alive
-between forward and backward.  Without ``create_graph`` and with exactly two
-threads, the input and weight gradients are computed side by side, one thread
-each; with more threads each gradient splits its chunks over all of them.
+between forward and backward.  Without ``create_graph``, with exactly two
+threads and a batch of several chunks, the input and weight gradients are
+computed side by side, one thread each; with more threads each gradient splits
+its chunks over all of them (one chunk is done on the calling thread).
 Pooling works on ``kH*kW`` strided views of the input (no window copy) and
 max-pooling keeps a compact ``uint8`` index of the winner in each window;
 2x2 max-pooling compares the whole array with itself shifted by a row (numpy is
@@ -312,7 +313,7 @@ class Conv2d(Function):
         need = self.needs_grad
         bias = len(self.inputs) == 3 and need[2]
         if (need[0] and need[1] and not _GradMode.enabled and get_num_threads() == 2
-                and len(_chunks(self.gm, g.data.itemsize)) > 2):
+                and len(_chunks(self.gm, np.result_type(x.data, w.data, g.data).itemsize)) > 2):
             # no graph recorded (no create_graph), two threads, a batch of several chunks: the same ops'
             # arithmetic, side by side (with more threads, the per-chunk ops below use all of them; side by
             # side would use 2; a one-chunk batch is done faster by one thread than handed to two)
