@@ -296,13 +296,14 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(d * d, reduction, "mse_loss")
 
 
-def _class_rows(input: Tensor, target: np.ndarray, probs: bool, name: str,
+def _class_rows(input: Tensor, target: np.ndarray, probs: bool, name: str, allow_probs: bool = False,
                 ) -> tuple[Tensor, np.ndarray, tuple[int, ...]]:
     """The layouts of :func:`cross_entropy` and :func:`nll_loss` as rows with the class axis last.
 
     Input (C,), (N, C) or (N, C, d1, ...) -> (M, C), and the target likewise: class indices of shape
     () or (1,), (N,) or (N, d1, ...) -> (M,), or (``probs``) probabilities of the input's shape -> (M, C).
-    Also returns the shape of the ``'none'`` loss: (), (N,) or (N, d1, ...).
+    Also returns the shape of the ``'none'`` loss: (), (N,) or (N, d1, ...). ``allow_probs``: the loss also takes
+    probabilities, which the wrong-shape error then mentions.
     """
     x = input
     if x.ndim == 0:
@@ -315,7 +316,7 @@ def _class_rows(input: Tensor, target: np.ndarray, probs: bool, name: str,
         shapes = (out_shape,)
     if not probs and target.shape not in shapes:
         need = " or ".join(map(str, shapes)) + " (class indices)"
-        if name == "cross_entropy":
+        if allow_probs:
             need += f" or {x.shape} (class probabilities)"
         raise ValueError(f"{name}: input of shape {x.shape} needs a target of shape {need}, got {target.shape}")
     C = x.shape[0] if x.ndim == 1 else x.shape[1]
@@ -433,7 +434,7 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smo
     z = _t(input)
     tgt = np.asarray(_raw_buf(target))
     probs = tgt.shape == z.shape and tgt.dtype.kind == "f"
-    z, tgt, out_shape = _class_rows(z, tgt, probs, "cross_entropy")
+    z, tgt, out_shape = _class_rows(z, tgt, probs, "cross_entropy", allow_probs=True)
     N, C = z.shape
     w = _weight_vector(weight, C, z.dtype, "cross_entropy")
     if probs:
