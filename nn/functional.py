@@ -255,7 +255,12 @@ def batch_norm(input: Tensor, running_mean: Any, running_var: Any, weight: Tenso
 
 
 # --- losses ----------------------------------------------------------------------------------
-def _check_reduction(reduction: str, name: str) -> None:
+def _check_reduction(reduction: Any, name: str) -> None:
+    if not isinstance(reduction, str):  # e.g. PyTorch's positional per-class weight
+        raise TypeError(
+            f"{name}: reduction must be one of {_REDUCTIONS}, got {type(reduction).__name__}; "
+            "per-class weights (for the losses that take them) go in the keyword argument weight=..."
+        )
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
@@ -381,15 +386,6 @@ def _weighted_nll(logp: Tensor, q: np.ndarray, mask: np.ndarray, w: np.ndarray |
     return loss if loss.shape == out_shape else loss.reshape(out_shape)
 
 
-def _check_loss_args(reduction: Any, name: str) -> None:
-    if not isinstance(reduction, str):
-        raise TypeError(
-            f"{name}: reduction must be one of {_REDUCTIONS}, got {type(reduction).__name__}; "
-            "per-class weights go in the keyword argument weight=..."
-        )
-    _check_reduction(reduction, name)
-
-
 def _weight_vector(weight: Any, C: int | None, dtype: Any, name: str) -> np.ndarray | None:
     """``weight`` as a constant float array of shape (C,) in ``dtype`` (None stays None); no gradient flows to it.
 
@@ -428,7 +424,7 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smo
     For class targets ``'mean'`` divides the sum by ``sum_i w[y_i]`` over the rows that
     are not ignored (not by their number); for probability targets ``'mean'`` divides by N.
     """
-    _check_loss_args(reduction, "cross_entropy")
+    _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     z = _t(input)
@@ -456,7 +452,7 @@ def nll_loss(input: Tensor, target: Any, reduction: str = "mean", ignore_index: 
     ``-w[y_i] input[i, y_i]``, and ``'mean'`` then divides by ``sum_i w[y_i]`` over those
     rows (PyTorch's weighted mean), not by their number.
     """
-    _check_loss_args(reduction, "nll_loss")
+    _check_reduction(reduction, "nll_loss")
     x, t, out_shape = _class_rows(_t(input), np.asarray(_raw_buf(target)), False, "nll_loss")
     C = x.shape[1]
     w = _weight_vector(weight, C, x.dtype, "nll_loss")

@@ -399,6 +399,16 @@ def test_weight_of_the_wrong_shape_or_in_the_wrong_place_explains():
         nn.NLLLoss("sum")
 
 
+def test_every_loss_refuses_a_reduction_that_is_not_a_string():
+    """Not only the losses with a weight: a non-string reduction is a TypeError (was numpy's ambiguous truth value)."""
+    x, y = t64(RNG.uniform(0.1, 0.9, size=3)), RNG.uniform(size=3)
+    for f in (F.l1_loss, F.mse_loss, F.binary_cross_entropy, F.binary_cross_entropy_with_logits):
+        with pytest.raises(TypeError, match=rf"{f.__name__}: reduction must be one of .*, got ndarray; .*weight="):
+            f(x, y, np.ones(3))
+    with pytest.raises(TypeError, match=r"MSELoss: reduction must be one of .*, got ndarray"):
+        nn.MSELoss(np.ones(3))
+
+
 @pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
 def test_mean_over_no_counted_rows_is_nan_with_zero_gradient(fn):
     """An empty batch or a batch whose targets are all ignore_index: 'mean' is 0/0 = NaN, and no row
