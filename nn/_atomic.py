@@ -15,7 +15,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
 
     A file replacing an existing one keeps that file's permission bits; a new file gets ``0o666`` less the umask
     (as from a plain ``open(path, "w")``). If anything fails the temporary file is removed and ``path`` keeps its
-    old content.
+    old content. Once the file is in place its folder is fsynced too (:func:`fsync_dir`), so the rename itself
+    survives a power loss where the platform allows.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -43,6 +44,23 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
         except OSError:
             pass
         raise
+    fsync_dir(folder)
+
+
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
+    """fsync the folder ``folder`` so that the renames done in it are on disk (POSIX: a rename is an entry of the
+    folder, which a file's own fsync does not cover). Silently nothing where a folder cannot be opened or fsynced
+    (Windows, some network file systems)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:

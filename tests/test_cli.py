@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -18,7 +19,7 @@ import autograd
 import nn.cli as cli
 import nn.serialization as ser
 from autograd.threads import get_num_threads, set_num_threads
-from nn._atomic import file_digest
+from nn._atomic import atomic_write, file_digest
 from nn.cli import main
 from nn.models import MLP
 from nn.serialization import load, load_optimizer_state
@@ -148,6 +149,35 @@ def test_write_json_is_atomic_fsynced_and_cleans_up(tmp_path, monkeypatch):
         cli._write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 1}  # old content kept, no temporary file left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_atomic_write_fsyncs_the_folder_where_it_can(tmp_path, monkeypatch):
+    path = tmp_path / "a.bin"
+    synced = []  # True for a folder
+    real_fsync, real_open = os.fsync, os.open
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)), real_fsync(fd)))
+    atomic_write(path, lambda f: f.write(b"one"))
+    assert path.read_bytes() == b"one" and synced == [False, True]  # the file, then its folder (the rename)
+
+    def no_folders(p, flags, *a):  # as on Windows, where a folder cannot be opened
+        if os.path.isdir(p):
+            raise PermissionError(13, "Permission denied", str(p))
+        return real_open(p, flags, *a)
+
+    synced.clear()
+    monkeypatch.setattr(os, "open", no_folders)
+    atomic_write(path, lambda f: f.write(b"two"))
+    assert path.read_bytes() == b"two" and synced == [False]
+    monkeypatch.setattr(os, "open", real_open)
+
+    def folders_refuse_fsync(fd):  # as on some network file systems
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(22, "Invalid argument")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", folders_refuse_fsync)
+    atomic_write(path, lambda f: f.write(b"three"))
+    assert path.read_bytes() == b"three" and [p.name for p in tmp_path.iterdir()] == ["a.bin"]
 
 
 # ------------------------------------------------------------------------------------------------ resume
