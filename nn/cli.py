@@ -11,10 +11,28 @@
 Training writes, after every epoch, ``checkpoint.npz`` (the model's ``state_dict`` via :func:`nn.save`),
 ``optimizer.npz`` (the optimizer's ``state_dict`` via :func:`nn.serialization.save_optimizer_state`, same safe
 format), a JSON sidecar ``checkpoint.json`` (model name and arguments, input preprocessing, training arguments,
-epoch reached, the states of the random generators: shuffling and augmentation; sha256 of both ``.npz`` files;
-written after them), ``metrics.json`` (one record per epoch) and ``curves.png`` (when matplotlib is installed).
-Ctrl-C during those writes takes effect once all four files are written, so the folder always holds one
-complete, resumable epoch (a kill or crash midway can still leave files that do not match: see below).
+epoch reached, the states of the random generators: shuffling and augmentation; sha256 of both ``.npz``
+files), ``metrics.json`` (one record per epoch) and ``curves.png`` (when matplotlib is installed).
+
+An epoch's save is one commit, so that a hard kill (SIGKILL, the OOM killer, a power loss) at any instant leaves
+the folder resumable at the previous epoch or at the new one, never neither. Every file is written atomically
+(temporary file, fsync, rename, fsync of the folder), in this order:
+
+1. the new weights and optimizer state to hidden staging files in the folder, ``.checkpoint.npz.next`` and
+   ``.optimizer.npz.next`` (the previous epoch's ``checkpoint.npz`` and ``optimizer.npz`` are untouched);
+2. ``checkpoint.json``, whose sha256 entries are the staged files': its rename is the commit point;
+3. each staged file renamed over ``checkpoint.npz`` / ``optimizer.npz``, then the folder fsynced;
+4. ``metrics.json``.
+
+A kill before the commit point leaves the previous epoch's files as they were (staged files that match no sidecar
+are ignored, and overwritten by the next save); a kill after it leaves the new sidecar with some staged files not
+yet in place, and whatever reads the folder next (``train --resume``, ``eval``, the next save into it) first
+finishes the save: each staged file whose sha256 is the sidecar's goes over its live file when that one does not
+match (a one-line note says so). A kill before ``metrics.json`` is written leaves that epoch without its record
+(a resume notes it). A kill during a run's first save, before its commit point, leaves no checkpoint of that
+run. Against a power loss this holds where fsync and rename keep their POSIX promises (on Windows folders are
+not fsynced).
+Ctrl-C during a save takes effect once the save is complete.
 
 Resuming (``train --resume DIR`` or ``--resume DIR/checkpoint.npz``) loads the weights, optimizer state, epoch
 and generator states and trains on up to ``--epochs`` in total (default: the number the run was started with),
@@ -31,9 +49,10 @@ writing into the checkpoint's folder unless ``--out`` is given; earlier records 
   length and fast-forwarded, so the earlier epochs followed a different schedule than a fresh longer run (a note
   is printed).
 * Refused with a clear error: a checkpoint without ``optimizer.npz`` (older runs), files that fail their sha256
-  checks or do not match the sidecar's digests (a save killed between files, or a file swapped), weights that do
-  not fit the model, optimizer state that does not fit the optimizer or the model, and ``--epochs`` not above the
-  epoch already reached.
+  checks or do not match the sidecar's digests (a file replaced, corrupted or copied from another save; not a
+  killed save, which is finished or left at its previous epoch as above), weights that do not fit the model,
+  optimizer state that does not fit the optimizer or the model, and ``--epochs`` not above the epoch already
+  reached.
 
 ``eval --checkpoint`` takes a run folder or its ``checkpoint.npz``, as ``--resume`` does.
 
@@ -58,7 +77,7 @@ import numpy as np
 
 from autograd.threads import get_num_threads, set_num_threads
 
-from ._atomic import atomic_write, file_digest
+from ._atomic import atomic_write, file_digest, fsync_dir
 
 __all__ = ["main", "RECIPES", "build_model", "load_data", "train", "make_graph", "read_resume_info"]
 
@@ -277,11 +296,68 @@ def _generators(loader: Any) -> dict[str, np.random.Generator]:
     return gens
 
 
-def resolve_checkpoint(path: str | os.PathLike[str]) -> Path:
-    """A run folder -> its ``checkpoint.npz``; a ``.npz`` path as given. ``FileNotFoundError`` if there is none."""
+def staged_path(path: str | os.PathLike[str]) -> Path:
+    """``DIR/checkpoint.npz`` -> ``DIR/.checkpoint.npz.next``: where a save puts the new file until it is committed."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.next")
+
+
+def _finish_interrupted_save(ckpt: Path, log: Any = None) -> list[str]:
+    """Complete a save killed after its commit point: move each staged file (``.checkpoint.npz.next``,
+    ``.optimizer.npz.next``) whose sha256 is the one the sidecar records over its live file, when the live file does
+    not have that digest (or is missing). Staged files that match nothing (a save killed before its sidecar was
+    written) are left for the next save to overwrite. Returns the names of the files moved into place; with a
+    ``log``, a one-line note says so. ``ValueError`` if a move fails (a read-only folder). Does nothing (and reads
+    no sidecar) when there is no staged file."""
+    names = [ckpt.name, OPTIMIZER_FILE]
+    if not any(staged_path(ckpt.parent / n).is_file() for n in names):
+        return []
+    try:  # read leniently: a bad sidecar is reported by the readers, not here
+        meta = json.loads(sidecar_path(ckpt).read_text())
+        digests = meta["sha256"]
+        opt_name = meta["optimizer_file"]
+        if not isinstance(digests, dict) or not isinstance(opt_name, str):
+            return []
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    moved = []
+    for what, name in (("weights", ckpt.name), ("optimizer", opt_name)):
+        live = ckpt.parent / name
+        staged = staged_path(live)
+        want = digests.get(what)
+        if Path(name).name != name or not staged.is_file():
+            continue
+        if live.is_file() and file_digest(live, "sha256") == want:
+            continue  # already in place: the staged file is stale (or has the same bytes)
+        if file_digest(staged, "sha256") != want:
+            continue  # from a save killed before its commit point
+        try:
+            os.replace(staged, live)
+        except FileNotFoundError:  # the save itself (still running) got there first
+            continue
+        except OSError as e:  # e.g. a read-only folder: the checkpoint the sidecar describes is not in place
+            raise ValueError(f"{ckpt.parent}: cannot finish the save of epoch {meta.get('epoch')} that was "
+                             f"interrupted after its sidecar was written (moving {staged.name} over {name}: {e})"
+                             ) from e
+        moved.append(name)
+    if moved:
+        fsync_dir(ckpt.parent)
+        if log is not None:
+            print(f"note: finished the interrupted save of epoch {meta.get('epoch')} in {ckpt.parent} (moved the "
+                  f"staged {' and '.join(moved)} into place)", file=log, flush=True)
+    return moved
+
+
+def resolve_checkpoint(path: str | os.PathLike[str], log: Any = None) -> Path:
+    """A run folder -> its ``checkpoint.npz``; a ``.npz`` path as given. ``FileNotFoundError`` if there is none.
+
+    A save killed after its commit point is completed first (see the module docstring), so the checkpoint returned
+    is the one its sidecar describes; with a ``log``, a note says so.
+    """
     p = Path(path)
     if p.is_dir():
         p = p / "checkpoint.npz"
+    _finish_interrupted_save(p, log)
     if not p.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint here (expected a run folder holding checkpoint.npz, "
                                 f"or the checkpoint .npz itself)")
@@ -305,14 +381,15 @@ def _read_sidecar(ckpt: Path) -> dict[str, Any]:
     return meta
 
 
-def read_resume_info(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
+def read_resume_info(checkpoint: str | os.PathLike[str], log: Any = None) -> dict[str, Any]:
     """The sidecar of ``checkpoint`` (a run folder or its ``.npz``), checked for resuming.
 
-    Returns the sidecar dict plus ``"checkpoint"`` and ``"optimizer_path"`` (Paths). Raises ``ValueError`` if the
-    sidecar is unreadable, predates optimizer checkpoints, or its sha256 of the weights or optimizer file does not
-    match the files (replaced by hand, or a save killed between the files).
+    A save killed after its commit point is completed first (:func:`resolve_checkpoint`; with a ``log``, a note says
+    so). Returns the sidecar dict plus ``"checkpoint"`` and ``"optimizer_path"`` (Paths). Raises ``ValueError`` if
+    the sidecar is unreadable, predates optimizer checkpoints, or its sha256 of the weights or optimizer file does
+    not match the files (replaced by hand, corrupted, or copied from another save).
     """
-    ckpt = resolve_checkpoint(checkpoint)
+    ckpt = resolve_checkpoint(checkpoint, log)
     side = sidecar_path(ckpt)
     meta = _read_sidecar(ckpt)
     try:
@@ -331,7 +408,7 @@ def read_resume_info(checkpoint: str | os.PathLike[str]) -> dict[str, Any]:
     for what, path in (("weights", ckpt), ("optimizer", opt_path)):
         if file_digest(path, "sha256") != digests.get(what):
             raise ValueError(f"{path} does not match its sidecar {side} (sha256 differs): the files are not from the "
-                             f"same save (replaced, corrupted, or a save was killed midway); cannot resume")
+                             f"same save (replaced, corrupted, or copied from another run); cannot resume")
     return {**meta, "checkpoint": ckpt, "optimizer_path": opt_path}
 
 
@@ -446,7 +523,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
     log = log if log is not None else sys.stdout
     given = dict(model=model, dataset=dataset, augment=augment, seed=seed, limit=limit, optimizer=optimizer, lr=lr,
                  batch_size=batch_size, momentum=momentum, weight_decay=weight_decay, scheduler=scheduler)
-    info = read_resume_info(resume) if resume is not None else None
+    info = read_resume_info(resume, log) if resume is not None else None
     if info is not None:
         args, start = _resume_args(info, given, epochs)
         model, dataset, augment, seed, limit = (args[k] for k in DATA_OPTIONS)
@@ -515,19 +592,28 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
         metrics["test_accuracy"] = record["val_acc"]
         if outdir is None:
             return
-        # Written as we go, so an interrupted run keeps its numbers and weights; Ctrl-C waits for all four files
-        # (the weights and optimizer state are overwritten first: stopping there would leave no resumable epoch).
+        # Written as we go, so an interrupted run keeps its numbers and weights. The save is a commit (see the module
+        # docstring): stage the new files, write the sidecar, move the staged files into place. Ctrl-C waits for it.
         ckpt, opt_path = outdir / "checkpoint.npz", outdir / OPTIMIZER_FILE
         with _sigint_deferred():
-            save(net.state_dict(), ckpt)
-            save_optimizer_state(opt.state_dict(), opt_path)
-            _write_json(outdir / "checkpoint.json", {  # after both: its sha256 entries vouch for them
+            _finish_interrupted_save(ckpt, log)  # a committed save not yet in place: its staged files go first
+            save(net.state_dict(), staged_path(ckpt))
+            save_optimizer_state(opt.state_dict(), staged_path(opt_path))
+            digests = {"weights": file_digest(staged_path(ckpt), "sha256"),
+                       "optimizer": file_digest(staged_path(opt_path), "sha256")}
+            _write_json(outdir / "checkpoint.json", {  # the commit point: its sha256 entries vouch for the new files
                 "format": "chainrule.checkpoint", "model": model, "model_args": {}, "input": input_spec(model),
                 "dataset": dataset, "mean": float(mean), "std": float(std),
                 "epoch": epoch, "test_accuracy": record["val_acc"], "train_args": run_args,
                 "rng": {name: g.bit_generator.state for name, g in _generators(train_loader).items()},
-                "optimizer_file": OPTIMIZER_FILE, "threads": get_num_threads(),
-                "sha256": {"weights": file_digest(ckpt, "sha256"), "optimizer": file_digest(opt_path, "sha256")}})
+                "optimizer_file": OPTIMIZER_FILE, "threads": get_num_threads(), "sha256": digests})
+            for what, live in (("weights", ckpt), ("optimizer", opt_path)):
+                try:
+                    os.replace(staged_path(live), live)
+                except FileNotFoundError:  # a reader (eval, a resume) finished this rename first: check, go on
+                    if not (live.is_file() and file_digest(live, "sha256") == digests[what]):
+                        raise
+            fsync_dir(outdir)
             _write_json(outdir / "metrics.json", metrics)
 
     history = fit(net, train_loader, F.cross_entropy, opt, recipe["epochs"] - start, val_loader=test_loader,
@@ -560,7 +646,7 @@ def evaluate_checkpoint(checkpoint: str, dataset: str | None = None, data_dir: s
     from .train import evaluate
 
     log = log if log is not None else sys.stdout
-    ckpt = resolve_checkpoint(checkpoint)
+    ckpt = resolve_checkpoint(checkpoint, log)
     meta = _read_sidecar(ckpt)
     model = meta["model"]
     dataset = dataset or meta.get("dataset", "mnist")

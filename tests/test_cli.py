@@ -1,5 +1,6 @@
 """The chainrule command line (nn.cli / python -m nn): train, eval, graph (fast, offline)."""
 
+import contextlib
 import importlib.util
 import io
 import json
@@ -429,3 +430,179 @@ def test_resume_refuses_checkpoints_that_do_not_fit(one_epoch_run, tmp_path, cap
     assert "has no optimizer state" in _resume_error(run, capsys)
     rc = main(["train", "--resume", str(tmp_path / "nowhere")])
     assert rc == 1 and "no checkpoint here" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------ hard kills
+class HardKill(BaseException):
+    """Stands for SIGKILL or a power loss at a chosen step of a save: raised where the process would die, caught by
+    no ``except Exception``; from then on ``os.unlink`` does nothing, so the clean-up code it runs through on its way
+    out leaves the temporary files behind, as a real kill would."""
+
+
+@contextlib.contextmanager
+def hard_kill_at(monkeypatch, step, when):
+    """Within the block, the ``step``-th ``os.replace`` (0-based) raises HardKill ``when`` ("before" or "after") it
+    renames. Yields the destination names of the renames seen (the whole sequence when ``step`` is None)."""
+    real_replace, real_unlink = os.replace, os.unlink
+    seen, killed = [], []
+
+    def replace(src, dst):
+        seen.append(Path(dst).name)
+        if len(seen) - 1 == step and when == "before":
+            killed.append(True)
+            raise HardKill
+        real_replace(src, dst)
+        if len(seen) - 1 == step:
+            killed.append(True)
+            raise HardKill
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", replace)
+        m.setattr(os, "unlink", lambda *a, **k: None if killed else real_unlink(*a, **k))
+        yield seen
+
+
+def staged_files(run):
+    return sorted(p.name for p in run.iterdir() if p.name.endswith(".next"))
+
+
+def test_a_hard_kill_at_any_step_of_a_save_leaves_the_run_resumable(tmp_path, quiet, monkeypatch):
+    """Kill the save of epoch 2 before and after each of its renames: the folder resumes at epoch 1 up to the
+    commit point (the rename of checkpoint.json), at epoch 2 after it, and finishing the run gives the weights of an
+    uninterrupted one."""
+    kw = dict(QUICK, optimizer="adam", scheduler="none", log=quiet)
+    cli.train(epochs=3, out=str(tmp_path / "straight"), **kw)
+    base = tmp_path / "base"
+    cli.train(epochs=1, out=str(base), **kw)
+    with hard_kill_at(monkeypatch, None, None) as sequence:  # the renames of one save, the one of epoch 2
+        cli.train(resume=str(shutil.copytree(base, tmp_path / "trace")), epochs=2, log=quiet, progress=False)
+    commit = sequence.index("checkpoint.json")
+    for step in range(len(sequence)):
+        for when in ("before", "after"):
+            run = shutil.copytree(base, tmp_path / f"{step}-{when}")
+            with pytest.raises(HardKill), hard_kill_at(monkeypatch, step, when):
+                cli.train(resume=str(run), epochs=3, log=quiet, progress=False)
+            where = (step, when, sequence[step])
+            expected = 2 if step > commit or (step == commit and when == "after") else 1
+            assert cli.read_resume_info(run)["epoch"] == expected, where
+            assert load(run / "checkpoint.npz") is not None  # in place: nn.load reads it
+            cli.train(resume=str(run), epochs=3, log=quiet, progress=False)
+            assert_same_files(tmp_path / "straight", run)
+            assert staged_files(run) == [], where
+    assert sequence == [".checkpoint.npz.next", ".optimizer.npz.next", "checkpoint.json", "checkpoint.npz",
+                        "optimizer.npz", "metrics.json"]  # the order the module docstring states
+
+
+def test_a_first_save_killed_after_its_commit_point_is_finished_by_eval(tmp_path, quiet, monkeypatch, capsys):
+    """The sidecar of epoch 1 is written, no checkpoint.npz is in place yet: eval finds the run all the same."""
+    run = tmp_path / "run"
+    with pytest.raises(HardKill), hard_kill_at(monkeypatch, 2, "after"):  # right after checkpoint.json's rename
+        cli.train(epochs=2, out=str(run), **dict(QUICK, log=quiet))
+    assert not (run / "checkpoint.npz").exists() and staged_files(run) == [".checkpoint.npz.next",
+                                                                           ".optimizer.npz.next"]
+
+    def read_only(src, dst):
+        raise PermissionError(30, "Read-only file system")
+
+    with monkeypatch.context() as m:  # a folder where the save cannot be finished: a clear error
+        m.setattr(os, "replace", read_only)
+        assert main(["eval", "--checkpoint", str(run), "--dataset", "sample"]) == 1
+    assert "cannot finish the save of epoch 1 that was interrupted" in capsys.readouterr().err
+    buf = io.StringIO()
+    res = cli.evaluate_checkpoint(str(run), limit=QUICK["limit"], log=buf)
+    assert "note: finished the interrupted save of epoch 1" in buf.getvalue()
+    assert "checkpoint.npz and optimizer.npz into place" in buf.getvalue()
+    assert res["accuracy"] == json.loads((run / "checkpoint.json").read_text())["test_accuracy"]
+    assert staged_files(run) == [] and cli.read_resume_info(run)["epoch"] == 1
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL on this platform")
+def test_a_real_sigkill_between_the_renames_of_a_save(tmp_path, quiet):
+    """A training process SIGKILLed right after the weights of epoch 2 are renamed into place (the sidecar is
+    written; the optimizer state is not in place yet): the next resume finishes the save and the run."""
+    run = tmp_path / "run"
+    script = f"""if True:
+        import os, signal
+        from pathlib import Path
+        import nn.cli as cli
+        from autograd.threads import set_num_threads
+        set_num_threads(1)
+        cli.plot_curves = lambda *a, **k: False
+        real_replace, count = os.replace, []
+
+        def replace(src, dst):
+            real_replace(src, dst)
+            if Path(dst).name == "checkpoint.npz":
+                count.append(dst)
+                if len(count) == 2:  # the save of epoch 2
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+        os.replace = replace
+        cli.train(epochs=3, out={str(run)!r}, **{dict(QUICK, optimizer="sgd", scheduler="none")!r})
+        """
+    r = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    buf = io.StringIO()
+    cli.train(resume=str(run), log=buf, progress=False)
+    text = buf.getvalue()
+    assert "finished the interrupted save of epoch 2" in text and "moved the staged optimizer.npz" in text
+    assert f"resuming {run / 'checkpoint.npz'} at epoch 2" in text
+    cli.train(epochs=3, out=str(tmp_path / "straight"), **dict(QUICK, optimizer="sgd", scheduler="none", log=quiet))
+    assert_same_files(tmp_path / "straight", run)
+
+
+def test_a_stale_staged_file_is_ignored_and_replaced_by_the_next_save(tmp_path, quiet):
+    kw = dict(QUICK, scheduler="none", log=quiet)
+    run = tmp_path / "run"
+    cli.train(epochs=1, out=str(run), **kw)
+    (run / ".checkpoint.npz.next").write_bytes(b"PK\x03\x04 half a file")  # from saves killed before their commit
+    shutil.copy(run / "checkpoint.npz", run / ".optimizer.npz.next")  # a whole file, but not the sidecar's
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert cli.read_resume_info(run)["epoch"] == 1
+    buf = io.StringIO()
+    cli.evaluate_checkpoint(str(run), limit=QUICK["limit"], log=buf)
+    assert "interrupted save" not in buf.getvalue()
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before  # readers leave them alone
+
+    cli.train(resume=str(run), epochs=2, log=buf, progress=False)
+    assert "interrupted save" not in buf.getvalue() and staged_files(run) == []
+    assert cli.read_resume_info(run)["epoch"] == 2
+    cli.train(epochs=2, out=str(tmp_path / "straight"), **kw)
+    assert_same_files(tmp_path / "straight", run)
+
+
+def test_a_new_run_into_a_folder_first_finishes_the_save_pending_there(tmp_path, quiet, monkeypatch):
+    """A save killed after its commit point, then a new run into the same folder killed before its own: the first
+    run's epoch must survive (the new run's staged files would otherwise overwrite the ones pending)."""
+    kw = dict(QUICK, scheduler="none", log=quiet)
+    run = tmp_path / "run"
+    with pytest.raises(HardKill), hard_kill_at(monkeypatch, 2, "after"):  # epoch 1 committed, not in place
+        cli.train(epochs=1, out=str(run), **kw)
+    buf = io.StringIO()
+    with pytest.raises(HardKill), hard_kill_at(monkeypatch, 2, "before"):  # a new run, killed before its commit
+        cli.train(epochs=1, out=str(run), **dict(kw, seed=1, log=buf))
+    info = cli.read_resume_info(run)
+    assert info["epoch"] == 1 and info["train_args"]["seed"] == 0
+    assert "note: finished the interrupted save of epoch 1" in buf.getvalue()  # said by the new run
+    cli.train(epochs=1, out=str(tmp_path / "straight"), **kw)
+    assert_same_files(tmp_path / "straight", run)
+
+
+def test_a_reader_that_finishes_a_save_while_it_runs_does_not_break_it(tmp_path, quiet, monkeypatch):
+    """``eval`` (or a resume into another folder) reading the run while training is between its commit point and
+    its renames does the renames itself; the training then finds its staged files gone, and goes on."""
+    kw = dict(QUICK, scheduler="none", log=quiet)
+    run = tmp_path / "run"
+    real_replace, read = os.replace, []
+
+    def replace(src, dst):
+        real_replace(src, dst)
+        if Path(dst).name == "checkpoint.json" and not read:
+            read.append(cli.read_resume_info(run)["epoch"])  # moves both staged files into place
+
+    monkeypatch.setattr(os, "replace", replace)
+    cli.train(epochs=2, out=str(run), **kw)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert read == [1] and cli.read_resume_info(run)["epoch"] == 2 and staged_files(run) == []
+    cli.train(epochs=2, out=str(tmp_path / "straight"), **kw)
+    assert_same_files(tmp_path / "straight", run)
