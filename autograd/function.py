@@ -15,7 +15,10 @@ Tensor ``out`` and ``g = dL/d(out)`` and is written with Tensor operations,
 so when ``backward(create_graph=True)`` records the backward pass, gradients
 of gradients come for free.  ``Function.apply`` wires the result into the
 graph core (:mod:`autograd.graph`), and :func:`_function_backward` is the one
-place that sums a broadcast gradient back to its input's shape.
+place that sums a broadcast gradient back to its input's shape.  ``needs_grad``
+(one bool per input) says which input gradients ``backward`` must make: those
+of the inputs that require grad, and in a pruned pass (``autograd.grad``) only
+those of the inputs on the way to a wanted one.
 """
 
 from __future__ import annotations
@@ -179,6 +182,27 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
     if _Anomaly.enabled:
         _check_finite("backward", type(fn).__name__, result, [t.shape for t in inputs])
     return result
+
+
+def _backward_on_the_way(out: Tensor, g: Tensor, on_way: tuple) -> list:
+    """:func:`_function_backward` with ``needs_grad[i]`` true only if it was and ``on_way[i]`` is.
+
+    Called by a pruned pass (``autograd.grad``) for an op with an input that requires grad but leads
+    to no wanted node (``on_way[i]`` false): that input's gradient reaches nobody, so the op skips
+    making it (say, a layer's weight gradient when only its input's is asked for).  The op's own
+    mask is restored afterwards, also on error: the graph may be retained and run again by a full
+    pass.  A backward that ignores ``needs_grad`` still works: its extra gradients are dropped.
+    """
+    fn = out._ctx
+    full = fn.needs_grad
+    fn.needs_grad = tuple([n and w for n, w in zip(full, on_way)])
+    try:
+        return _function_backward(out, g)  # (which consumes a generator the op returns, inside this try)
+    finally:
+        fn.needs_grad = full
+
+
+_function_backward.on_way = _backward_on_the_way  # type: ignore[attr-defined]  (autograd.graph's protocol)
 
 
 # References to an object, exact in CPython up to 3.13 with the GIL (3.14 no longer counts some

@@ -64,7 +64,10 @@ def grad(
     backward pass.  An input the outputs do not depend on raises
     ``RuntimeError`` unless ``allow_unused`` (then its entry is ``None``).
     Works for Tensors and (without ``create_graph``) for Values, whose
-    gradients are floats.
+    gradients are floats.  On Tensors only the work on the way to ``inputs``
+    is done: a branch that leads to none of them is skipped, and an op on
+    the way makes no gradient for its other inputs (``grad(loss, x)`` makes
+    no weight gradient); the results are those of a full pass.
 
     ``grad(f, argnums=0, create_graph=False)`` with a callable ``f`` is the
     JAX-style transform instead: it returns a function computing
@@ -105,7 +108,7 @@ def grad(
     if retain_graph is None:
         retain_graph = create_graph
     with set_grad_enabled(create_graph):
-        # pruning the branches with no input behind them pays for arrays, not for scalars
+        # pruning (the branches and the input gradients that lead to no input) pays for arrays, not for scalars
         found = run_backward(outs, seeds, retain_graph=retain_graph, inputs=ins, accumulate=False,
                              prune=any(isinstance(o, Tensor) for o in outs))
     result = []

@@ -14,7 +14,11 @@ protocol to this module:
     a function ``f(node, g) -> sequence`` that turns the gradient ``g`` of the
     loss with respect to ``node`` into one gradient per parent (the local
     chain rule: ``dL/dparent = dL/dnode * dnode/dparent``), ``None`` meaning
-    "no gradient flows to this parent"; ``None`` itself on a leaf;
+    "no gradient flows to this parent"; ``None`` itself on a leaf.  It may
+    carry an attribute ``on_way``: ``f.on_way(node, g, on_way)`` does the same
+    but may give ``None`` for the parents whose bool in ``on_way`` (one per
+    parent) is false, whose gradients nobody wants (see :func:`run_backward`'s
+    ``prune``);
 ``grad``
     where a leaf accumulates its gradient;
 ``_gacc``
@@ -222,18 +226,33 @@ def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) ->
     return order
 
 
-def _to_run(order: list, want: set[int]) -> set[int]:
-    """ids of the nodes of ``order`` (parents first) with a node of ``want`` behind them (a parent
-    that is in ``want`` or has one behind it): the only ones whose backward is needed."""
+def _to_run(order: list, want: set[int]) -> dict[int, tuple | None]:
+    """The nodes of ``order`` (parents first) whose backward a pass wanting ``want`` must run.
+
+    A node must run when a parent is on the way: wanted, or with a wanted node
+    behind it (``behind`` grows along ``order``, so a parent is settled before
+    its children).  The result maps the id of each such node to ``None`` when
+    every parent that requires grad is on the way, else to one bool per
+    parent (``_a``, ``_b``, then ``_rest``), true for those on the way: the
+    others get a gradient nobody wants.
+    """
     behind = set(want)  # ids of the wanted nodes and of the nodes with one behind them
-    run: set[int] = set()
+    run: dict[int, tuple | None] = {}
     for node in order:
         a = node._a
         if a is None:
             continue
         b = node._b
-        if id(a) in behind or (b is not None and (id(b) in behind or any(id(p) in behind for p in node._rest))):
-            run.add(id(node))
+        if b is None:  # one parent: on the way or not
+            if id(a) in behind:
+                run[id(node)] = None
+                behind.add(id(node))
+            continue
+        parents = (a, b, *node._rest) if node._rest else (a, b)
+        on_way = tuple([id(p) in behind for p in parents])
+        if True in on_way:
+            off = any([p.requires_grad and not w for p, w in zip(parents, on_way)])
+            run[id(node)] = on_way if off else None
             behind.add(id(node))
     return run
 
@@ -279,12 +298,16 @@ def run_backward(
     (used by :func:`autograd.grad`); with ``prune`` as well, only the nodes
     with one of them behind them run their backward: a branch that leads to
     none of them (say, one computed from the weights alone when the gradient
-    of an input is asked for) is skipped, while a node on the way still makes
-    the gradients of all its inputs (worth it where a backward costs more than
-    a set lookup, i.e. for arrays); ``accumulate=False`` leaves every
+    of an input is asked for) is skipped, and a node on the way with a parent
+    that leads to none of them (a weight, say) runs ``_backward.on_way`` when
+    its ``_backward`` has one, which need not make that parent's gradient
+    (``dL/dparent`` reaches nobody; a Tensor op skips it: ``grad(loss, x)``
+    makes no weight gradient).  Pruning is worth it where a backward costs
+    more than a set lookup, i.e. for arrays.  ``accumulate=False`` leaves every
     ``grad`` untouched.  Unless ``retain_graph`` the saved state of every
-    visited operation is released (``_release``) once it has been used, and
-    reaching a released node again is an error.
+    visited operation is released (``_release``) once it has been used (in a
+    pruned pass, also that of the skipped nodes and of those no gradient
+    reached), and reaching a released node again is an error.
     """
     roots = tuple(roots)
     if len(roots) == 1:
@@ -304,25 +327,31 @@ def run_backward(
         for node in reversed(order):
             g = node._gacc
             node._gacc = None
-            if g is reached:
-                continue  # nothing flowed here
+            if g is reached:  # nothing flowed here
+                if needed is not None and not retain_graph and node._a is not None:
+                    node._release()  # (a skipped branch, or a parent off the way whose gradient was not made)
+                continue
             a = node._a
+            f = node._backward  # a slot read (calling node._backward(...) directly is a slower method lookup)
             if want is not None:
                 if id(node) in want:
                     found[id(node)] = g
-                if needed is not None and a is not None and id(node) not in needed:  # nothing wanted behind
-                    if not retain_graph:
-                        node._release()
-                    continue
+                if needed is not None and a is not None:
+                    on_way = needed.get(id(node), reached)
+                    if on_way is reached:  # nothing wanted behind
+                        if not retain_graph:
+                            node._release()
+                        continue
+                    if on_way is not None and hasattr(f, "on_way"):  # a parent off the way: not needed
+                        f = functools.partial(f.on_way, on_way=on_way)
             if a is None:  # a leaf (or an operation whose graph was released)
-                if node._backward is not None:
+                if f is not None:
                     raise RuntimeError(_FREED_MSG)
                 if accumulate:
                     node._accumulate(g)
                 continue
             if accumulate and node._retain_grad:
                 node.grad = g
-            f = node._backward  # a slot read (calling node._backward(...) directly is a slower method lookup)
             pg = f(node, g)
             # add each parent's share; a parent outside this walk (a constant) has _gacc None. The same
             # three lines are written out for _a, _b and each of _rest on purpose: this is the scalar hot path
