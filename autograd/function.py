@@ -202,7 +202,8 @@ def _backward_on_the_way(out: Tensor, g: Tensor, on_way: tuple) -> list:
         fn.needs_grad = full
 
 
-_function_backward.on_way = _backward_on_the_way  # type: ignore[attr-defined]  (autograd.graph's protocol)
+# autograd.graph calls it in a pruned pass (its protocol: a ``_backward`` may carry ``on_way``)
+_function_backward.on_way = _backward_on_the_way  # type: ignore[attr-defined]
 
 
 # References to an object, exact in CPython up to 3.13 with the GIL (3.14 no longer counts some
