@@ -159,13 +159,7 @@ class _Unset:
 _REACHED = _Unset()
 
 
-class _Done:
-    """Stack marker of :func:`toposort`: the node below it has all its parents finished."""
-
-    __slots__ = ("_gacc",)
-
-
-_DONE = _Done()
+_ENTERED = _Unset()  # toposort's mark of a node whose parents are being finished (it is in the stack)
 
 
 def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) -> list:
@@ -173,22 +167,25 @@ def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) ->
 
     Iterative depth-first post-order with an explicit stack (no recursion, no
     per-node allocation).  A node popped for the first time is marked as
-    reached and put back under a ``_DONE`` marker, with its parents not
-    reached yet on top, so they are finished before it; when the marker comes
-    back to the top the node is finished and appended.  A node can sit in the
-    stack more than once (pushed by two children before it is reached); the
-    later copies are skipped.  Parents are visited in the order the operation
-    received them (``_a``, ``_b``, then ``_rest``), so the result is
-    deterministic.  Parents whose ``requires_grad`` is false (constants of the
-    Tensor engine) are not entered.
+    entered and put back, with its parents not entered yet on top, so they
+    are finished before it comes back to the top; then it is marked as
+    reached (finished) and appended.  A node can sit in the stack more than
+    once (pushed by two children before it is entered); a copy popped after
+    the node was finished is skipped (in a DAG no copy can come back while the
+    node is entered: that would need a path from it to itself).  Parents are
+    visited in the order the operation received them (``_a``, ``_b``, then
+    ``_rest``), so the result is deterministic.  Parents whose
+    ``requires_grad`` is false (constants of the Tensor engine) are not
+    entered.
 
-    A node is marked as reached by setting its ``_gacc`` slot to a sentinel
-    (cheaper than a set on graphs of a million scalars).  The marks are
-    cleared before returning unless ``keep_marks`` (used by
-    :func:`run_backward`, which then sums gradients into those slots).
+    The marks live in each node's ``_gacc`` slot (cheaper than a set on
+    graphs of a million scalars): ``None`` not entered, then an "entered"
+    sentinel, then the "reached" one.  They are cleared before returning
+    unless ``keep_marks`` (used by :func:`run_backward`, which then sums
+    gradients into those slots, starting from "reached").
     """
     reached = _REACHED
-    done = _DONE
+    entered = _ENTERED
     order: list = []
     stack = [root]
     # (stack.append / order.append written out, not bound to locals: Python 3.11+ specialises
@@ -196,14 +193,14 @@ def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) ->
     try:
         while stack:
             node = stack.pop()
-            if node is done:
-                order.append(stack.pop())
-                continue
-            if node._gacc is not None:
-                continue  # reached through another child meanwhile
-            node._gacc = reached
+            mark = node._gacc
+            if mark is not None:
+                if mark is entered:  # back on top: its parents are finished, so is it
+                    node._gacc = reached
+                    order.append(node)
+                continue  # (else a copy of a node finished meanwhile, through another child)
+            node._gacc = entered
             stack.append(node)
-            stack.append(done)
             a = node._a
             if a is not None:
                 b = node._b
@@ -367,9 +364,8 @@ def run_backward(
                     s = b._gacc
                     if s is not None:
                         b._gacc = q if s is reached else s + q
-                rest = node._rest
-                if rest:
-                    for p, q in zip(rest, pg[2:]):
+                if len(pg) > 2:  # (cheaper than reading _rest, a class attribute on a Value)
+                    for p, q in zip(node._rest, pg[2:]):
                         if q is not None:
                             s = p._gacc
                             if s is not None:
