@@ -645,23 +645,28 @@ _ARRAY_PATH_CASES = {  # ops whose backward has an array-only form without creat
 }
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("case", sorted(_ARRAY_PATH_CASES))
-def test_array_backward_equals_recorded_backward(case):
+def test_array_backward_equals_recorded_backward(case, dtype):
     """Without create_graph these backwards compute on the arrays directly; the numbers must be exactly
     those of the recorded (create_graph=True) backward, which goes through Tensor ops."""
+    from autograd.ops import elementwise
+
     rng = np.random.default_rng(3)
     fn, shapes = _ARRAY_PATH_CASES[case]
-    arrays = [(rng.standard_normal(s) * 3).astype(np.float32) for s in shapes]
+    arrays = [(rng.standard_normal(s) * 3).astype(dtype) for s in shapes]
     grads = []
     for create_graph in (False, True):
-        ts = [ag.Tensor(a, requires_grad=True) for a in arrays]
+        ts = [ag.Tensor(a, requires_grad=True, dtype=dtype) for a in arrays]
         y = fn(*ts)
-        y.backward(ag.Tensor(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(np.float32)),
+        y.backward(ag.Tensor(np.cos(np.arange(y.data.size)).reshape(y.shape), dtype=dtype),
                    create_graph=create_graph)
         grads.append([t.grad.data for t in ts])
     for fast, recorded in zip(*grads):
-        assert fast.shape == recorded.shape and fast.dtype == recorded.dtype
+        assert fast.shape == recorded.shape and fast.dtype == recorded.dtype == dtype
         np.testing.assert_array_equal(fast, recorded)
+    for one in elementwise._ONES.values():  # tanh's and sigmoid's shared 1s: read-only 0-d ones
+        assert one.shape == () and one == 1 and not one.flags.writeable
 
 
 def test_tanh_gradient_keeps_precision_where_it_saturates():

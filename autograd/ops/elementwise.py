@@ -191,6 +191,21 @@ class Abs(Function):
         return (g * const(np.sign(self.inputs[0].data)),)
 
 
+# 1 as a read-only 0-d array per dtype, for the array backward of tanh and sigmoid: the same value
+# and the same result dtype as the Python float 1.0 (exact in every float type), but numpy's path for
+# a Python scalar operand (finding its dtype) costs more than the whole subtraction on a small array
+# (10 float32 elements: 6.7k instructions against 4.3k, callgrind).
+_ONES: dict[np.dtype, np.ndarray] = {}
+
+
+def _one(dtype: np.dtype) -> np.ndarray:
+    """The entry of ``_ONES`` for ``dtype``, made on first use (callers read ``_ONES`` first)."""
+    one = np.ones((), dtype)
+    one.flags.writeable = False
+    _ONES[dtype] = one
+    return one
+
+
 class Tanh(Function):
     """d/dx tanh(x) = 1 - tanh(x)^2"""
 
@@ -200,7 +215,8 @@ class Tanh(Function):
     def backward(self, out, g):
         if not _GradMode.enabled:  # not recording (no create_graph): same arithmetic on the arrays
             o = out.data  # 1 - o^2 first: exact where tanh saturates (g - g o o would cancel)
-            return (const(g.data * (1.0 - o * o)),)
+            one = _ONES.get(o.dtype)
+            return (const(g.data * ((_one(o.dtype) if one is None else one) - o * o)),)
         return (g * (1.0 - out * out),)
 
 
@@ -215,7 +231,8 @@ class Sigmoid(Function):
     def backward(self, out, g):
         if not _GradMode.enabled:  # not recording (no create_graph): same arithmetic on the arrays
             o = out.data
-            return (const(g.data * o * (1.0 - o)),)
+            one = _ONES.get(o.dtype)
+            return (const(g.data * o * ((_one(o.dtype) if one is None else one) - o)),)
         return (g * out * (1.0 - out),)
 
 
