@@ -36,11 +36,18 @@ if TYPE_CHECKING:
 __all__ = ["Function", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
 
-class _Anomaly:
-    """Whether :func:`Function.apply` checks results for NaN/Inf; read as ``_Anomaly.enabled``."""
+class _AnomalyMode:
+    """Whether :func:`Function.apply` checks results for NaN/Inf; one instance, ``_Anomaly``, read as
+    ``_Anomaly.enabled`` by every operation (a slot of an instance: cheaper to read than a class attribute)."""
 
-    enabled = False
-    backward_of = ""  # the op whose backward is running (so its inner steps are reported as such)
+    __slots__ = ("enabled", "backward_of")
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.backward_of = ""  # the op whose backward is running (so its inner steps are reported as such)
+
+
+_Anomaly = _AnomalyMode()
 
 
 def is_anomaly_enabled() -> bool:
@@ -166,7 +173,9 @@ def _function_backward(out: Tensor, g: Tensor) -> tuple:
             continue
         x = inputs[i]
         d = gx.data
-        if d.shape != x.data.shape or d.dtype != x.data.dtype:  # fit it to its input (_fit only on a mismatch)
+        xd = x.data
+        # fit it to its input (_fit only on a mismatch; dtypes are compared by identity first, the cheap test)
+        if d.shape != xd.shape or (d.dtype is not xd.dtype and d.dtype != xd.dtype):
             result[i] = gx = _fit(gx, x, fn)
             d = gx.data
         # A gradient nobody else holds may become its leaf's .grad without a copy: an array that owns
