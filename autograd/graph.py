@@ -334,11 +334,11 @@ def run_backward(
                 if id(node) in want:
                     found[id(node)] = g
                 if needed is not None and a is not None:
-                    on_way = needed.get(id(node), reached)
-                    if on_way is reached:  # nothing wanted behind
+                    if id(node) not in needed:  # nothing wanted behind
                         if not retain_graph:
                             node._release()
                         continue
+                    on_way = needed[id(node)]
                     if on_way is not None and hasattr(f, "on_way"):  # a parent off the way: not needed
                         f = functools.partial(f.on_way, on_way=on_way)
             if a is None:  # a leaf (or an operation whose graph was released)

@@ -10,7 +10,7 @@ from ..function import Function
 from ..graph import _GradMode
 from ..tensor import Tensor, get_rng
 from ._util import const, lift, norm_axes
-from .reduce import _stable_max
+from .reduce import _log_sum, _stable_max
 
 __all__ = ["softmax", "log_softmax", "dropout"]
 
@@ -28,11 +28,7 @@ class LogSoftmax(Function):
         m, finite = _stable_max(x, self.axes)
         z = x - m
         s = np.exp(z).sum(axis=self.axes, keepdims=True)  # >= 1 where the max is finite: its term is e^0
-        if finite:  # (entering np.errstate costs as much as the rest on a small batch)
-            z -= np.log(s)
-            return z
-        with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf for an all -inf slice, as it should
-            z -= np.log(s)
+        z -= _log_sum(s, finite)
         return z
 
     def backward(self, out, g):

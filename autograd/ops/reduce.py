@@ -63,16 +63,22 @@ def _stable_max(a: np.ndarray, axes: tuple) -> tuple[np.ndarray, bool]:
     return np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False), False
 
 
+def _log_sum(s: np.ndarray, finite: bool) -> np.ndarray:
+    """ln s for s = sum e^(x - m) of :func:`_stable_max`'s shift: a slice with no finite max may give
+    ln 0 = -inf (all -inf or empty, as it should) without a warning.  np.errstate is entered only then:
+    it costs as much as the rest of a small log-softmax."""
+    if finite:
+        return np.log(s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(s)
+
+
 class LogSumExp(Function):
     """lse(x) = m + ln sum e^(x - m) with m = max(x); d lse/dx = softmax(x) = e^(x - lse)"""
 
     def forward(self, a):
         m, finite = _stable_max(a, self.axes)
-        if finite:
-            s = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m
-        else:
-            with np.errstate(divide="ignore"):  # an empty or all -inf slice gives -inf, as it should
-                s = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m
+        s = _log_sum(np.sum(np.exp(a - m), axis=self.axes, keepdims=True), finite) + m
         return s if self.keepdims else np.squeeze(s, axis=self.axes)
 
     def backward(self, out, g):
