@@ -82,8 +82,13 @@ def test_conv_pool_path_identical_to_serial(restore_threads, dtype, batch):
 
 @pytest.mark.parametrize("dtypes", [(np.float64, np.float32, np.float32), (np.float32, np.float64, np.float64),
                                     (np.float32, np.float32, np.float64)])
-def test_conv_backward_mixed_dtypes_identical_to_serial(restore_threads, dtypes):
+def test_conv_backward_mixed_dtypes_identical_to_serial(restore_threads, monkeypatch, dtypes):
     """x, w and the upstream gradient in different dtypes (each side computes in its own result dtype)."""
+    from autograd.ops import conv as conv_mod
+
+    calls = []
+    real = conv_mod._conv_grads
+    monkeypatch.setattr(conv_mod, "_conv_grads", lambda *a: calls.append(1) or real(*a))
     xd, wd, gd = dtypes
     rng = np.random.default_rng(7)
     x = rng.standard_normal((300, 3, 11, 11)).astype(xd)  # 4 chunks in float32, 8 in float64
@@ -95,6 +100,7 @@ def test_conv_backward_mixed_dtypes_identical_to_serial(restore_threads, dtypes)
         y = conv2d(X, W)
         y.backward(autograd.Tensor(np.sin(np.arange(y.data.size)).reshape(y.shape).astype(gd)))
         results.append((X.grad.data, W.grad.data))
+        assert len(calls) == n - 1  # two threads took the side-by-side path, one did not
     for a, s in zip(*results):
         assert a.dtype == s.dtype
         np.testing.assert_array_equal(a, s)
