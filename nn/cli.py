@@ -12,7 +12,7 @@ Training writes, after every epoch, ``checkpoint.npz`` (the model's ``state_dict
 ``optimizer.npz`` (the optimizer's ``state_dict`` via :func:`nn.serialization.save_optimizer_state`, same safe
 format), a JSON sidecar ``checkpoint.json`` (model name and arguments, input preprocessing, training arguments,
 epoch reached, the states of the random generators: shuffling and augmentation; sha256 of both ``.npz``
-files), ``metrics.json`` (one record per epoch) and ``curves.png`` (when matplotlib is installed).
+files), ``metrics.json`` (one record per epoch), and at the end ``curves.png`` (when matplotlib is installed).
 
 An epoch's save is one commit, so that a hard kill (SIGKILL, the OOM killer, a power loss) at any instant leaves
 the folder resumable at the previous epoch or at the new one, never neither. Every file is written atomically
@@ -302,24 +302,37 @@ def staged_path(path: str | os.PathLike[str]) -> Path:
     return path.with_name(f".{path.name}.next")
 
 
-def _finish_interrupted_save(ckpt: Path, log: Any = None) -> list[str]:
+def _place_staged(live: Path, want: str | None) -> bool:
+    """The last step of a save: move ``live``'s staged file over it. False when the staged file is gone because
+    someone else (a reader finishing the save, or the save itself) moved it and ``live`` has the digest ``want``;
+    ``FileNotFoundError`` when neither holds."""
+    try:
+        os.replace(staged_path(live), live)
+        return True
+    except FileNotFoundError:
+        if live.is_file() and file_digest(live, "sha256") == want:
+            return False
+        raise
+
+
+def _finish_interrupted_save(ckpt: Path, log: Any = None) -> None:
     """Complete a save killed after its commit point: move each staged file (``.checkpoint.npz.next``,
     ``.optimizer.npz.next``) whose sha256 is the one the sidecar records over its live file, when the live file does
     not have that digest (or is missing). Staged files that match nothing (a save killed before its sidecar was
-    written) are left for the next save to overwrite. Returns the names of the files moved into place; with a
-    ``log``, a one-line note says so. ``ValueError`` if a move fails (a read-only folder). Does nothing (and reads
-    no sidecar) when there is no staged file."""
+    written) are left for the next save to overwrite. With a ``log``, a one-line note names the files moved.
+    ``ValueError`` if a move fails (a read-only folder). Does nothing (and reads no sidecar) when there is no
+    staged file."""
     names = [ckpt.name, OPTIMIZER_FILE]
     if not any(staged_path(ckpt.parent / n).is_file() for n in names):
-        return []
+        return
     try:  # read leniently: a bad sidecar is reported by the readers, not here
         meta = json.loads(sidecar_path(ckpt).read_text())
         digests = meta["sha256"]
         opt_name = meta["optimizer_file"]
         if not isinstance(digests, dict) or not isinstance(opt_name, str):
-            return []
+            return
     except (OSError, ValueError, KeyError, TypeError):
-        return []
+        return
     moved = []
     for what, name in (("weights", ckpt.name), ("optimizer", opt_name)):
         live = ckpt.parent / name
@@ -332,8 +345,9 @@ def _finish_interrupted_save(ckpt: Path, log: Any = None) -> list[str]:
         if file_digest(staged, "sha256") != want:
             continue  # from a save killed before its commit point
         try:
-            os.replace(staged, live)
-        except FileNotFoundError:  # the save itself (still running) got there first
+            if not _place_staged(live, want):
+                continue
+        except FileNotFoundError:  # moved meanwhile by someone else, and replaced since: nothing to finish
             continue
         except OSError as e:  # e.g. a read-only folder: the checkpoint the sidecar describes is not in place
             raise ValueError(f"{ckpt.parent}: cannot finish the save of epoch {meta.get('epoch')} that was "
@@ -345,7 +359,6 @@ def _finish_interrupted_save(ckpt: Path, log: Any = None) -> list[str]:
         if log is not None:
             print(f"note: finished the interrupted save of epoch {meta.get('epoch')} in {ckpt.parent} (moved the "
                   f"staged {' and '.join(moved)} into place)", file=log, flush=True)
-    return moved
 
 
 def resolve_checkpoint(path: str | os.PathLike[str], log: Any = None) -> Path:
@@ -608,11 +621,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
                 "rng": {name: g.bit_generator.state for name, g in _generators(train_loader).items()},
                 "optimizer_file": OPTIMIZER_FILE, "threads": get_num_threads(), "sha256": digests})
             for what, live in (("weights", ckpt), ("optimizer", opt_path)):
-                try:
-                    os.replace(staged_path(live), live)
-                except FileNotFoundError:  # a reader (eval, a resume) finished this rename first: check, go on
-                    if not (live.is_file() and file_digest(live, "sha256") == digests[what]):
-                        raise
+                _place_staged(live, digests[what])  # (a reader may have finished this rename first)
             fsync_dir(outdir)
             _write_json(outdir / "metrics.json", metrics)
 
@@ -763,9 +772,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser(
         "train", help="train a model (or resume a run) and write checkpoint, optimizer state, metrics and curves",
-        description="Train a model and write checkpoint.npz, optimizer.npz, checkpoint.json, metrics.json and "
-                    "curves.png into --out after every epoch (Ctrl-C during that save stops once the files are "
-                    "written, so they stay resumable). With --resume, continue a run from those files: "
+        description="Train a model and write checkpoint.npz, optimizer.npz, checkpoint.json and metrics.json "
+                    "into --out after every epoch, and curves.png at the end (Ctrl-C during a save stops once it "
+                    "is complete, so the files stay resumable). With --resume, continue a run from those files: "
                     "weights, optimizer state, epoch and random-generator states are restored, so finishing an "
                     "interrupted run with the same --threads gives the same weights as an uninterrupted one. When "
                     "resuming, options not given are the checkpoint's; given ones must match it (only --epochs may "

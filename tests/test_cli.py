@@ -485,7 +485,6 @@ def test_a_hard_kill_at_any_step_of_a_save_leaves_the_run_resumable(tmp_path, qu
             where = (step, when, sequence[step])
             expected = 2 if step > commit or (step == commit and when == "after") else 1
             assert cli.read_resume_info(run)["epoch"] == expected, where
-            assert load(run / "checkpoint.npz") is not None  # in place: nn.load reads it
             cli.train(resume=str(run), epochs=3, log=quiet, progress=False)
             assert_same_files(tmp_path / "straight", run)
             assert staged_files(run) == [], where
