@@ -364,7 +364,8 @@ def _weighted_nll(logp: Tensor, q: np.ndarray, mask: np.ndarray, w: np.ndarray |
     ``'mean'`` divides the sum by ``total`` (None: sum(mask), the rows that count).  With no row
     that counts (an empty batch, every target ignored) the loss is 0/0 = NaN and every gradient 0
     (as in PyTorch); with counted rows whose class weights sum to 0 the NaN reaches the gradients
-    too, in every column of nll_loss's input (PyTorch: in the target columns only).  ``'none'`` gives the losses in ``out_shape``. The row weights are folded into the
+    too, in every column of nll_loss's input (PyTorch: in the target columns only).  ``'none'`` gives
+    the losses in ``out_shape``. The row weights are folded into the
     constant, so this is one product and one sum on the graph: d loss / d logp_ic = -w_c q_ic mask_i (/ total).
     """
     if w is not None:
