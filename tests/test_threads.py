@@ -195,3 +195,81 @@ def test_blas_threads_left_alone_inside_parallel_region(restore_threads):
     assert seen == [1, 1, 1]
     threads.gemm_threads(threads.GEMM_PARALLEL_MACS * 100)  # outside the region again: it acts
     assert threads.blas_threads() == 3
+
+
+def test_parallel_for_uses_pool_threads_and_reuses_them(restore_threads):
+    import threading
+
+    where: dict[int, str] = {}
+    threads.parallel_for(4, lambda k: where.setdefault(k, threading.current_thread().name), threads=2)
+    assert where[0] == where[1] == threading.current_thread().name  # the caller runs the first run of k
+    assert where[2] == where[3] == "chainrule-0"
+    threads.parallel_for(3, lambda k: None, threads=3)
+    before = threading.enumerate()
+    for _ in range(50):
+        threads.parallel_for(3, lambda k: None, threads=3)
+    assert threading.enumerate() == before  # no thread started or left behind by a call
+
+
+def test_parallel_for_caller_error_waits_for_the_pool_and_wins(restore_threads):
+    import time
+
+    done = []
+
+    def work(k):
+        if k == 0:
+            raise KeyError("caller's task")
+        time.sleep(0.05)  # the pool thread is still busy when the caller fails
+        done.append(k)
+        raise ValueError("pool's task")
+
+    with pytest.raises(KeyError, match="caller's task"):
+        threads.parallel_for(2, work, threads=2)
+    assert done == [1]  # it had finished before parallel_for returned
+    seen = []
+    threads.parallel_for(6, seen.append, threads=2)  # the pool still works (no stale hand-over left)
+    assert sorted(seen) == list(range(6))
+
+
+def test_parallel_for_from_two_threads_at_once(restore_threads):
+    """Two callers at once: one gets the pool, the other runs its tasks itself (as in a parallel region,
+    leaving BLAS alone); every task of every call runs exactly once."""
+    import threading
+
+    counts = [[0] * 8 for _ in range(400)]
+    inside = []
+
+    def caller(first):
+        for c in range(first, 400, 2):
+            def work(k, c=c):
+                counts[c][k] += 1
+                inside.append(threads._region.inside)
+            threads.parallel_for(8, work, threads=2)
+
+    ts = [threading.Thread(target=caller, args=(i,)) for i in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert counts == [[1] * 8 for _ in range(400)]
+    assert all(inside)  # the pool's runs and the fallback's both count as a parallel region
+    assert not threads._region.inside
+
+
+def test_interrupted_wait_drops_the_pool(restore_threads, monkeypatch):
+    """A wait for a pool thread interrupted (KeyboardInterrupt) leaves that thread to signal later:
+    the pool is replaced, so no later call can take that signal for its own task."""
+    threads.parallel_for(2, lambda k: None, threads=2)
+    old = list(threads._workers)
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(threads._Worker, "join", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        threads.parallel_for(2, lambda k: None, threads=2)
+    monkeypatch.undo()
+    assert threads._workers == []
+    seen = []
+    threads.parallel_for(4, seen.append, threads=2)
+    assert sorted(seen) == list(range(4)) and threads._workers[0] is not old[0]
