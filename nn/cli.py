@@ -204,7 +204,7 @@ def make_scheduler(name: str | None, optimizer: Any, epochs: int) -> Any:
 
 
 def plot_curves(metrics: list[dict[str, Any]], path: str | os.PathLike[str], title: str = "") -> bool:
-    """Loss and accuracy per epoch (train and test) as a PNG; False if matplotlib is not installed."""
+    """Loss and accuracy per epoch (train and test) as a PNG, written atomically; False without matplotlib."""
     try:
         import matplotlib
 
@@ -236,8 +236,10 @@ def plot_curves(metrics: list[dict[str, Any]], path: str | os.PathLike[str], tit
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:  # complete or absent, like the run's other files (a kill mid-write leaves the previous picture)
+        atomic_write(path, lambda f: fig.savefig(f, dpi=100, format="png"))
+    finally:
+        plt.close(fig)
     return True
 
 

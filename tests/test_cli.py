@@ -152,6 +152,31 @@ def test_write_json_is_atomic_fsynced_and_cleans_up(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
 
 
+def test_plot_curves_writes_a_png_atomically(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.figure
+
+    path = tmp_path / "curves.png"
+    metrics = [{"epoch": e, "train_loss": 1.0 / e, "test_loss": 1.2 / e, "train_acc": 0.9, "test_acc": 0.8}
+               for e in (1, 2)]
+    assert cli.plot_curves(metrics, path, "t")
+    old = path.read_bytes()
+    assert old.startswith(b"\x89PNG")
+
+    def half_then_fail(self, f, **kw):  # (to a file object, or straight to the path)
+        if hasattr(f, "write"):
+            f.write(old[:100])
+        else:
+            Path(f).write_bytes(old[:100])
+        raise RuntimeError("killed mid-write")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", half_then_fail)
+    with pytest.raises(RuntimeError, match="mid-write"):
+        cli.plot_curves(metrics, path)
+    assert path.read_bytes() == old  # the previous picture, whole; no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png"]
+
+
 def test_atomic_write_fsyncs_the_folder_where_it_can(tmp_path, monkeypatch):
     path = tmp_path / "a.bin"
     synced = []  # True for a folder
