@@ -278,7 +278,7 @@ def run_backward(
     inputs: Iterable[Any] | None = None,
     accumulate: bool = True,
     prune: bool = False,
-) -> dict[int, Any]:
+) -> dict[int, Any] | None:
     """Apply the chain rule from ``roots`` (seeded with ``grads``) to the leaves.
 
     One reverse walk over :func:`toposort`'s order.  The gradient waiting to
@@ -292,7 +292,7 @@ def run_backward(
     ``_retain_grad`` also keep the gradient they received in ``grad``
     (overwritten, never accumulated across calls).  With ``inputs`` the
     gradients reaching those nodes are returned in a dict keyed by ``id``
-    (used by :func:`autograd.grad`); with ``prune`` as well, only the nodes
+    (used by :func:`autograd.grad`; without ``inputs``, None); with ``prune`` as well, only the nodes
     with one of them behind them run their backward: a branch that leads to
     none of them (say, one computed from the weights alone when the gradient
     of an input is asked for) is skipped, and a node on the way with a parent
@@ -315,7 +315,7 @@ def run_backward(
     reached = _REACHED
     want = {id(x) for x in inputs} if inputs is not None else None
     needed = _to_run(order, want) if want is not None and prune else None
-    found: dict[int, Any] = {}
+    found: dict[int, Any] | None = {} if want is not None else None
     try:
         for r, g in zip(roots, grads):
             if g is not None:

@@ -195,7 +195,8 @@ class Tensor:
         ``retain_graph`` (implied by ``create_graph``); ``create_graph`` records
         the backward pass so the gradients can be differentiated again.
         """
-        gradient = self._seed(gradient, "backward: this tensor")
+        if type(gradient) is not Tensor or not self.requires_grad or gradient.data.shape != self.data.shape:
+            gradient = self._seed(gradient, "backward: this tensor")  # (makes, converts or refuses it)
         prev, prev_pass = _GradMode.enabled, _function._adopt_pass
         _GradMode.enabled = bool(create_graph)
         _function._adopt_pass = None if create_graph else object()

@@ -294,6 +294,8 @@ def test_backward_needs_gradient_for_non_scalars():
         y.backward()
     with pytest.raises(ValueError, match=r"gradient has shape \(3,\), expected \(2,\)"):
         y.backward(np.ones(3))
+    with pytest.raises(ValueError, match=r"gradient has shape \(2, 1\), expected \(2,\)"):
+        y.backward(Tensor(np.ones((2, 1))))  # a Tensor too (checked on its own path)
     y.backward(np.array([1.0, 10.0]))
     np.testing.assert_array_equal(x.grad.data, [2.0, 20.0])
 
@@ -319,6 +321,8 @@ def test_freed_graph_raises_a_clear_error_and_retain_graph_allows_a_second_backw
 def test_backward_without_a_graph_explains():
     with pytest.raises(RuntimeError, match="does not require grad"):
         Tensor([1.0]).sum().backward()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0, 2.0]).backward(Tensor([1.0, 1.0]))
 
 
 def test_no_grad_records_nothing():
