@@ -61,7 +61,7 @@ _getter: Callable[[], int] | None = None
 
 _intra: int | None = None  # chainrule's intra-op threads (None: not decided yet)
 _blas_now: int | None = None  # the OpenBLAS thread count chainrule last set (or read)
-_workers: list[_Worker] = []  # the pool: started as needed, never shrunk (idle ones sleep on a lock)
+_workers: list[_Worker] = []  # the pool: started as needed (idle ones sleep on a lock); see _retire_pool
 _lock = threading.Lock()  # held while parallel_for hands work to the pool (one caller at a time)
 
 
@@ -178,7 +178,7 @@ class _Worker:
     ``start`` puts the task in place and releases ``_go``, on which the thread sleeps; the thread
     releases ``_done`` when the task has run.  A released lock wakes its waiter directly: about
     16 us a round trip on a 2-core VM, against about 50 us for a ThreadPoolExecutor's queue and
-    futures (measured with an empty task).
+    futures (measured with an empty task).  ``retire`` ends the thread after its current task.
     """
 
     __slots__ = ("_go", "_done", "_task", "_error")
@@ -195,6 +195,8 @@ class _Worker:
         while True:
             self._go.acquire()
             task, self._task = self._task, None
+            if task is None:  # retired
+                return
             try:
                 task()
             except BaseException as e:  # noqa: BLE001 - handed to the caller by join
@@ -212,30 +214,44 @@ class _Worker:
         error, self._error = self._error, None
         return error
 
+    def retire(self) -> None:
+        """End the thread once its current task, if any, is over (a task handed but not begun is dropped);
+        nobody waits for it."""
+        self._task = None
+        try:
+            self._go.release()
+        except RuntimeError:  # released already: a task was handed and not begun; it now reads None
+            pass
+
+
+_serial = 0  # pool threads started so far (names them)
+
 
 def _get_workers(n: int) -> list[_Worker]:
     """The first ``n`` pool threads (started as needed); call with ``_lock`` held."""
+    global _serial
     while len(_workers) < n:
-        _workers.append(_Worker(f"chainrule-{len(_workers)}"))
+        _workers.append(_Worker(f"chainrule-{_serial}"))
+        _serial += 1
     return _workers[:n]
 
 
-def _join(workers: list[_Worker]) -> list[BaseException | None]:
-    """Wait for each worker's task; their exceptions.  Interrupted meanwhile (KeyboardInterrupt),
-    the pool is dropped: a worker still running would later signal a wait that is not its own."""
+def _retire_pool() -> None:
+    """Replace the pool: after an interrupted hand-over or wait, a thread may still be running a task
+    and would later signal a wait that is not its own.  Its threads end after their tasks."""
     global _workers
-    try:
-        return [w.join() for w in workers]
-    except BaseException:
-        _workers = []  # those threads finish their task, then sleep for good; new ones start next time
-        raise
+    old, _workers = _workers, []
+    for w in old:
+        w.retire()
 
 
 def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None = None) -> None:
     """Run ``work(k)`` for k in range(ntasks) on up to ``threads`` threads (default: the
     intra-op count), each thread taking a contiguous run of k in order; BLAS gets one thread
-    per caller when more than one thread runs.  Exceptions propagate (the calling thread's
-    first, else the first pool thread's, after every thread has finished).
+    per caller when more than one thread runs.  Exceptions propagate after every thread has
+    finished: the calling thread's first, else the first pool thread's.  Interrupted while it
+    hands out or waits (KeyboardInterrupt), it returns at once and the pool threads finish
+    their runs on their own (then end: the next call starts new ones).
 
     Called inside a parallel region (from ``work`` of an enclosing parallel_for), or while
     another thread of the program has the pool, it runs the tasks serially on the calling
@@ -254,12 +270,13 @@ def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None
         for k in range(ntasks):
             work(k)
         return
-    if not _lock.acquire(blocking=False):  # another thread's parallel_for has the pool
-        run(0, ntasks)  # (as in a region: BLAS left at the one thread per caller that one set)
+    lock = _lock  # (a fork in `work` replaces the module's lock in the child: release this one)
+    if not lock.acquire(blocking=False):  # another thread's parallel_for has the pool
+        run(0, ntasks)  # (inside a region: it leaves OpenBLAS's thread count alone)
         return
+    joined = False
     try:
         use_blas_threads(1)
-
         bounds = [ntasks * i // n for i in range(n + 1)]
         workers = _get_workers(n - 1)
         for i, w in enumerate(workers, 1):
@@ -267,12 +284,15 @@ def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None
         try:
             run(bounds[0], bounds[1])
         finally:
-            errors = _join(workers)
+            errors = [w.join() for w in workers]
+            joined = True
         error = next((e for e in errors if e is not None), None)
         if error is not None:
             raise error
     finally:
-        _lock.release()
+        if not joined:
+            _retire_pool()
+        lock.release()
 
 
 def _after_fork() -> None:  # the pool's threads do not exist in a forked child

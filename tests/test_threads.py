@@ -197,18 +197,24 @@ def test_blas_threads_left_alone_inside_parallel_region(restore_threads):
     assert threads.blas_threads() == 3
 
 
+def _pool_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name.startswith("chainrule-")]
+
+
 def test_parallel_for_uses_pool_threads_and_reuses_them(restore_threads):
     import threading
 
     where: dict[int, str] = {}
     threads.parallel_for(4, lambda k: where.setdefault(k, threading.current_thread().name), threads=2)
     assert where[0] == where[1] == threading.current_thread().name  # the caller runs the first run of k
-    assert where[2] == where[3] == "chainrule-0"
+    assert where[2] == where[3] and where[2].startswith("chainrule-")  # one pool thread ran k = 2, 3
     threads.parallel_for(3, lambda k: None, threads=3)
-    before = threading.enumerate()
+    before = _pool_threads()
     for _ in range(50):
         threads.parallel_for(3, lambda k: None, threads=3)
-    assert threading.enumerate() == before  # no thread started or left behind by a call
+    assert _pool_threads() == before  # no pool thread started or ended by a call
 
 
 def test_parallel_for_caller_error_waits_for_the_pool_and_wins(restore_threads):
@@ -217,46 +223,68 @@ def test_parallel_for_caller_error_waits_for_the_pool_and_wins(restore_threads):
     done = []
 
     def work(k):
-        if k == 0:
-            raise KeyError("caller's task")
-        time.sleep(0.05)  # the pool thread is still busy when the caller fails
+        if k == 1:  # the pool's task fails first
+            done.append(k)
+            raise ValueError("pool's task")
+        time.sleep(0.05)
         done.append(k)
-        raise ValueError("pool's task")
+        raise KeyError("caller's task")
 
     with pytest.raises(KeyError, match="caller's task"):
         threads.parallel_for(2, work, threads=2)
-    assert done == [1]  # it had finished before parallel_for returned
+    assert sorted(done) == [0, 1]
+    slow = []
+
+    def work2(k):
+        if k == 1:
+            time.sleep(0.05)  # the pool thread still busy when the caller fails
+            slow.append(k)
+        else:
+            raise KeyError("caller's task")
+
+    with pytest.raises(KeyError):
+        threads.parallel_for(2, work2, threads=2)
+    assert slow == [1]  # it had finished before parallel_for returned
     seen = []
     threads.parallel_for(6, seen.append, threads=2)  # the pool still works (no stale hand-over left)
     assert sorted(seen) == list(range(6))
 
 
 def test_parallel_for_from_two_threads_at_once(restore_threads):
-    """Two callers at once: one gets the pool, the other runs its tasks itself (as in a parallel region,
-    leaving BLAS alone); every task of every call runs exactly once."""
+    """Two callers at once: one gets the pool, the other runs its tasks itself (as in a parallel region);
+    every task of every call runs exactly once."""
     import threading
+    import time
 
-    counts = [[0] * 8 for _ in range(400)]
-    inside = []
+    counts = [[0] * 4 for _ in range(200)]
+    inside, after, alone = [], [], []
 
     def caller(first):
-        for c in range(first, 400, 2):
-            def work(k, c=c):
+        me = threading.current_thread().name
+        for c in range(first, 200, 2):
+            ran = set()
+
+            def work(k, c=c, ran=ran):
                 counts[c][k] += 1
                 inside.append(threads._region.inside)
-            threads.parallel_for(8, work, threads=2)
+                ran.add(threading.current_thread().name)
+                time.sleep(0.0005)  # long enough for the two callers' calls to overlap
+
+            threads.parallel_for(4, work, threads=2)
+            alone.append(ran == {me})
+        after.append(threads._region.inside)  # left outside a region in this thread
 
     ts = [threading.Thread(target=caller, args=(i,)) for i in range(2)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
-    assert counts == [[1] * 8 for _ in range(400)]
-    assert all(inside)  # the pool's runs and the fallback's both count as a parallel region
-    assert not threads._region.inside
+    assert counts == [[1] * 4 for _ in range(200)]
+    assert all(inside) and after == [False, False]
+    assert any(alone) and not all(alone)  # some calls found the pool busy and ran serially, others used it
 
 
-def test_interrupted_wait_drops_the_pool(restore_threads, monkeypatch):
+def test_interrupted_wait_replaces_the_pool(restore_threads, monkeypatch):
     """A wait for a pool thread interrupted (KeyboardInterrupt) leaves that thread to signal later:
     the pool is replaced, so no later call can take that signal for its own task."""
     threads.parallel_for(2, lambda k: None, threads=2)
@@ -273,3 +301,60 @@ def test_interrupted_wait_drops_the_pool(restore_threads, monkeypatch):
     seen = []
     threads.parallel_for(4, seen.append, threads=2)
     assert sorted(seen) == list(range(4)) and threads._workers[0] is not old[0]
+
+
+def test_interrupted_hand_over_leaves_no_stale_signal(restore_threads, monkeypatch):
+    """Ctrl-C between handing tasks to two pool threads: the first thread's later "done" must not end
+    the wait of the next call (which would return before its work is done)."""
+    import functools
+    import time
+    import types
+
+    calls = []
+
+    def partial(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # stands for a Ctrl-C landing between two hand-overs
+        return functools.partial(*a, **k)
+
+    monkeypatch.setattr(threads, "functools", types.SimpleNamespace(partial=partial))
+    with pytest.raises(KeyboardInterrupt):
+        threads.parallel_for(3, lambda k: None, threads=3)
+    monkeypatch.undo()
+    time.sleep(0.1)  # the first pool thread has finished its task meanwhile
+    done = []
+
+    def work(k):
+        if k == 1:
+            time.sleep(0.2)
+            done.append(k)
+
+    threads.parallel_for(2, work, threads=2)
+    assert done == [1]  # returned only after the pool thread's task
+
+
+_FORK = """
+import os, sys, time
+from autograd import threads
+
+def work(k):
+    if k == 0:
+        time.sleep(0.2)  # the pool thread's task is over
+        pid = os.fork()
+        if pid:
+            os.waitpid(pid, 0)
+
+threads.parallel_for(2, work, threads=2)
+print("ok", flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_fork_inside_parallel_for_work():
+    """A child forked from a task finishes the call (the child's fresh module lock is not the one held)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _FORK], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.split() == ["ok", "ok"], (out.stdout, out.stderr)
