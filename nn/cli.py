@@ -31,7 +31,8 @@ finishes the save: each staged file whose sha256 is the sidecar's goes over its 
 match (a one-line note says so). A kill before ``metrics.json`` is written leaves that epoch without its record
 (a resume notes it). A kill during a run's first save, before its commit point, leaves no checkpoint of that
 run. Against a power loss this holds where fsync and rename keep their POSIX promises (on Windows folders are
-not fsynced).
+not fsynced). A write killed mid-way leaves its hidden temporary file (``.NAME.xxxxxxxx.part``); the run's next
+save removes those of the files it writes.
 Ctrl-C during a save takes effect once the save is complete.
 
 Resuming (``train --resume DIR`` or ``--resume DIR/checkpoint.npz``) loads the weights, optimizer state, epoch
@@ -63,6 +64,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -315,6 +317,16 @@ def _place_staged(live: Path, want: str | None) -> bool:
         if live.is_file() and file_digest(live, "sha256") == want:
             return False
         raise
+
+
+def _remove_stale_parts(folder: Path, names: list[str]) -> None:
+    """Delete the temporary files (``.NAME.xxxxxxxx.part``, see ``atomic_write``) that writes of these files killed
+    mid-way left in ``folder``. Called by a run after its own writes of them have finished: a run folder has one
+    writer, so any such file left then belongs to no write in progress."""
+    for name in names:
+        for part in folder.glob(f".{glob.escape(name)}.{'[0-9a-f]' * 8}.part"):
+            with contextlib.suppress(OSError):
+                part.unlink()
 
 
 def _finish_interrupted_save(ckpt: Path, log: Any = None) -> None:
@@ -626,6 +638,8 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
                 _place_staged(live, digests[what])  # (a reader may have finished this rename first)
             fsync_dir(outdir)
             _write_json(outdir / "metrics.json", metrics)
+            _remove_stale_parts(outdir, [staged_path(ckpt).name, staged_path(opt_path).name, "checkpoint.json",
+                                         "metrics.json", "curves.png"])
 
     history = fit(net, train_loader, F.cross_entropy, opt, recipe["epochs"] - start, val_loader=test_loader,
                   scheduler=sched, progress=progress, callbacks=[save_epoch], stream=log, initial_epoch=start)

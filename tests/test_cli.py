@@ -177,6 +177,23 @@ def test_plot_curves_writes_a_png_atomically(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png"]
 
 
+def test_a_run_removes_the_temporary_files_of_killed_writes(tmp_path):
+    """A write killed mid-way (SIGKILL, power loss) leaves its hidden .part file; the run's next save removes those
+    of the files it writes, and nothing else."""
+    run = tmp_path / "run"
+    run.mkdir()
+    stale = [".checkpoint.json.0badf00d.part", ".metrics.json.12345678.part", "..checkpoint.npz.next.deadbeef.part",
+             "..optimizer.npz.next.abcdef01.part", ".curves.png.0f0f0f0f.part"]
+    others = [".metrics.json.mine.part", ".notes.12345678.part", "checkpoint.json.12345678.part"]
+    for name in stale + others:
+        (run / name).write_bytes(b"half")
+    with open(os.devnull, "w") as f:
+        cli.train(epochs=1, out=str(run), **QUICK, log=f)
+    left = {p.name for p in run.iterdir()}
+    assert not left & set(stale) and set(others) <= left
+    assert {"checkpoint.npz", "optimizer.npz", "checkpoint.json", "metrics.json"} <= left
+
+
 def test_atomic_write_fsyncs_the_folder_where_it_can(tmp_path, monkeypatch):
     path = tmp_path / "a.bin"
     synced = []  # True for a folder
