@@ -61,8 +61,9 @@ _getter: Callable[[], int] | None = None
 
 _intra: int | None = None  # chainrule's intra-op threads (None: not decided yet)
 _blas_now: int | None = None  # the OpenBLAS thread count chainrule last set (or read)
-_workers: list[_Worker] = []  # the pool: started as needed (idle ones sleep on a lock); see _retire_pool
-_lock = threading.Lock()  # held while parallel_for hands work to the pool (one caller at a time)
+_workers: list[_Worker] = []  # the pool: started as needed (idle ones sleep on a lock); see _retire
+_lock = threading.RLock()  # held while parallel_for uses the pool (one caller at a time; _is_owned tells who)
+_forks = 0  # forks of this process so far (a call that sees it change ran on into a forked child)
 
 
 class _Region(threading.local):
@@ -183,12 +184,15 @@ class _Worker:
 
     __slots__ = ("_go", "_done", "_task", "_error")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self) -> None:
         self._go, self._done = threading.Lock(), threading.Lock()
         self._go.acquire()
         self._done.acquire()
         self._task: Callable[[], object] | None = None
         self._error: BaseException | None = None
+
+    def launch(self, name: str) -> None:
+        """Start the thread (once the worker is in the pool, so that an interrupted start still gets it retired)."""
         threading.Thread(target=self._serve, name=name, daemon=True).start()
 
     def _serve(self) -> None:
@@ -214,6 +218,15 @@ class _Worker:
         error, self._error = self._error, None
         return error
 
+    def forked(self) -> BaseException | None:
+        """``join`` in a process forked while the task ran (this thread is not in it): the task's exception if it
+        was over before the fork, else a RuntimeError (its work was not done in this process)."""
+        if not self._done.acquire(blocking=False):
+            return RuntimeError("parallel_for: the process forked while a pool thread was running its tasks; "
+                                "they are not done in the child")
+        error, self._error = self._error, None
+        return error
+
     def retire(self) -> None:
         """End the thread once its current task, if any, is over (a task handed but not begun is dropped);
         nobody waits for it."""
@@ -231,17 +244,17 @@ def _get_workers(n: int) -> list[_Worker]:
     """The first ``n`` pool threads (started as needed); call with ``_lock`` held."""
     global _serial
     while len(_workers) < n:
-        _workers.append(_Worker(f"chainrule-{_serial}"))
+        w = _Worker()
+        _workers.append(w)
         _serial += 1
+        w.launch(f"chainrule-{_serial - 1}")
     return _workers[:n]
 
 
-def _retire_pool() -> None:
-    """Replace the pool: after an interrupted hand-over or wait, a thread may still be running a task
-    and would later signal a wait that is not its own.  Its threads end after their tasks."""
-    global _workers
-    old, _workers = _workers, []
-    for w in old:
+def _retire(workers: list[_Worker]) -> None:
+    """End these pool threads after their current tasks (they were taken out of the pool: after an interrupted
+    hand-over or wait, one may still be running a task and would later signal a wait that is not its own)."""
+    for w in workers:
         w.retire()
 
 
@@ -251,12 +264,17 @@ def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None
     per caller when more than one thread runs.  Exceptions propagate after every thread has
     finished: the calling thread's first, else the first pool thread's.  Interrupted while it
     hands out or waits (KeyboardInterrupt), it returns at once and the pool threads finish
-    their runs on their own (then end: the next call starts new ones).
+    their runs on their own (then end: the next call starts new ones).  A process forked from
+    ``work`` finishes the call in the child only if the pool's runs were over before the fork
+    (their threads do not exist there); else the child's call raises RuntimeError.
 
-    Called inside a parallel region (from ``work`` of an enclosing parallel_for), or while
-    another thread of the program has the pool, it runs the tasks serially on the calling
-    thread (the split never changes results, only where they are computed).
+    Called inside a parallel region (from ``work`` of an enclosing parallel_for), while another
+    thread of the program has the pool, or from a signal handler that interrupted this thread's
+    own call, it runs the tasks serially on the calling thread (the split never changes results,
+    only where they are computed).
     """
+    global _workers
+
     def run(lo: int, hi: int) -> None:
         _region.inside = True
         try:
@@ -270,12 +288,17 @@ def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None
         for k in range(ntasks):
             work(k)
         return
-    lock = _lock  # (a fork in `work` replaces the module's lock in the child: release this one)
-    if not lock.acquire(blocking=False):  # another thread's parallel_for has the pool
-        run(0, ntasks)  # (inside a region: it leaves OpenBLAS's thread count alone)
+    lock, forks = _lock, _forks  # (a fork in `work` replaces the module's lock in the child: release this one)
+    if lock._is_owned():  # a signal handler inside this thread's own call
+        run(0, ntasks)
         return
-    joined = False
+    owned = joined = False
     try:
+        # (acquired inside the try: an interrupt landing just after the acquire still reaches the release below)
+        owned = lock.acquire(blocking=False)
+        if not owned:  # another thread's parallel_for has the pool
+            run(0, ntasks)  # (inside a region: it leaves OpenBLAS's thread count alone)
+            return
         use_blas_threads(1)
         bounds = [ntasks * i // n for i in range(n + 1)]
         workers = _get_workers(n - 1)
@@ -284,20 +307,24 @@ def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None
         try:
             run(bounds[0], bounds[1])
         finally:
-            errors = [w.join() for w in workers]
+            errors = [w.join() if _forks == forks else w.forked() for w in workers]
             joined = True
         error = next((e for e in errors if e is not None), None)
         if error is not None:
             raise error
     finally:
-        if not joined:
-            _retire_pool()
-        lock.release()
+        if owned or lock._is_owned():  # (no call when owned: an interrupt could land after one returns)
+            old = None
+            if not joined:  # (swapped without a call: no interrupt can land between the two)
+                old, _workers = _workers, []
+            lock.release()
+            if old:
+                _retire(old)
 
 
 def _after_fork() -> None:  # the pool's threads do not exist in a forked child
-    global _workers, _lock
-    _workers, _lock = [], threading.Lock()
+    global _workers, _lock, _forks
+    _workers, _lock, _forks = [], threading.RLock(), _forks + 1
     _region.inside = False
 
 

@@ -31,8 +31,8 @@ finishes the save: each staged file whose sha256 is the sidecar's goes over its 
 match (a one-line note says so). A kill before ``metrics.json`` is written leaves that epoch without its record
 (a resume notes it). A kill during a run's first save, before its commit point, leaves no checkpoint of that
 run. Against a power loss this holds where fsync and rename keep their POSIX promises (on Windows folders are
-not fsynced). A write killed mid-way leaves its hidden temporary file (``.NAME.xxxxxxxx.part``); the run's next
-save removes those of the files it writes.
+not fsynced). A write killed mid-way leaves its hidden temporary file (``.NAME.xxxxxxxx.part``); the next
+run's saves remove those of the files they write (those older than the run itself).
 Ctrl-C during a save takes effect once the save is complete.
 
 Resuming (``train --resume DIR`` or ``--resume DIR/checkpoint.npz``) loads the weights, optimizer state, epoch
@@ -319,14 +319,15 @@ def _place_staged(live: Path, want: str | None) -> bool:
         raise
 
 
-def _remove_stale_parts(folder: Path, names: list[str]) -> None:
-    """Delete the temporary files (``.NAME.xxxxxxxx.part``, see ``atomic_write``) that writes of these files killed
-    mid-way left in ``folder``. Called by a run after its own writes of them have finished: a run folder has one
-    writer, so any such file left then belongs to no write in progress."""
+def _remove_stale_parts(folder: Path, names: list[str], before: float) -> None:
+    """Delete the temporary files (``.NAME.xxxxxxxx.part``, see ``atomic_write``) of these files last modified before
+    ``before`` (the run's start): left by writes killed mid-way, not by a write in progress. Called by a run after its
+    own writes of them have finished; a second run writing into the same folder keeps its newer temporary files."""
     for name in names:
         for part in folder.glob(f".{glob.escape(name)}.{'[0-9a-f]' * 8}.part"):
             with contextlib.suppress(OSError):
-                part.unlink()
+                if part.stat().st_mtime < before:
+                    part.unlink()
 
 
 def _finish_interrupted_save(ckpt: Path, log: Any = None) -> None:
@@ -541,6 +542,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
     was started with) from its weights, optimizer state, epoch count and random-generator states. Options left as
     None are taken from the checkpoint; given ones must equal the checkpoint's (``ValueError`` otherwise).
     """
+    started = time.time()  # temporary files older than this are from writes killed before this run
     import autograd
 
     from . import functional as F
@@ -639,7 +641,7 @@ def train(model: str | None = None, dataset: str | None = None, data_dir: str | 
             fsync_dir(outdir)
             _write_json(outdir / "metrics.json", metrics)
             _remove_stale_parts(outdir, [staged_path(ckpt).name, staged_path(opt_path).name, "checkpoint.json",
-                                         "metrics.json", "curves.png"])
+                                         "metrics.json", "curves.png"], started)
 
     history = fit(net, train_loader, F.cross_entropy, opt, recipe["epochs"] - start, val_loader=test_loader,
                   scheduler=sched, progress=progress, callbacks=[save_epoch], stream=log, initial_epoch=start)

@@ -178,8 +178,8 @@ def test_plot_curves_writes_a_png_atomically(tmp_path, monkeypatch):
 
 
 def test_a_run_removes_the_temporary_files_of_killed_writes(tmp_path):
-    """A write killed mid-way (SIGKILL, power loss) leaves its hidden .part file; the run's next save removes those
-    of the files it writes, and nothing else."""
+    """A write killed mid-way (SIGKILL, power loss) leaves its hidden .part file; a later run's save removes those
+    of the files it writes that are older than the run, and nothing else."""
     run = tmp_path / "run"
     run.mkdir()
     stale = [".checkpoint.json.0badf00d.part", ".metrics.json.12345678.part", "..checkpoint.npz.next.deadbeef.part",
@@ -187,10 +187,19 @@ def test_a_run_removes_the_temporary_files_of_killed_writes(tmp_path):
     others = [".metrics.json.mine.part", ".notes.12345678.part", "checkpoint.json.12345678.part"]
     for name in stale + others:
         (run / name).write_bytes(b"half")
-    with open(os.devnull, "w") as f:
+        os.utime(run / name, (1e9, 1e9))  # written before this run started
+    live = ".metrics.json.a1b2c3d4.part"  # as if another run were writing it right now
+    orig = cli._write_json
+
+    def write_json(path, obj):  # the live one is (re)created during this run's save, after the run started
+        (run / live).write_bytes(b"being written")
+        orig(path, obj)
+
+    with open(os.devnull, "w") as f, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cli, "_write_json", write_json)
         cli.train(epochs=1, out=str(run), **QUICK, log=f)
     left = {p.name for p in run.iterdir()}
-    assert not left & set(stale) and set(others) <= left
+    assert not left & set(stale) and set(others) <= left and live in left
     assert {"checkpoint.npz", "optimizer.npz", "checkpoint.json", "metrics.json"} <= left
 
 

@@ -350,11 +350,67 @@ print("ok", flush=True)
 """
 
 
+_FORK_EARLY = """
+import os, time
+from autograd import threads
+
+def work(k):
+    if k == 0:
+        pid = os.fork()
+        if pid:
+            os.waitpid(pid, 0)
+    else:
+        time.sleep(0.5)  # the pool thread is still at it when the caller forks
+
+try:
+    threads.parallel_for(2, work, threads=2)
+    print("ok", flush=True)
+except RuntimeError as e:
+    print("refused" if "forked" in str(e) else repr(e), flush=True)
+"""
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 def test_fork_inside_parallel_for_work():
-    """A child forked from a task finishes the call (the child's fresh module lock is not the one held)."""
+    """A child forked from a task finishes the call when the pool's runs were over before the fork (the child's
+    fresh module lock is not the one held), and refuses instead of waiting forever when they were not."""
     import subprocess
     import sys
 
     out = subprocess.run([sys.executable, "-c", _FORK], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.split() == ["ok", "ok"], (out.stdout, out.stderr)
+    try:
+        out = subprocess.run([sys.executable, "-c", _FORK_EARLY], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the forked child waited for a pool thread that does not exist in it")
+    assert out.returncode == 0 and sorted(out.stdout.split()) == ["ok", "refused"], (out.stdout, out.stderr)
+
+
+def test_interrupt_just_after_taking_the_pool_releases_it(restore_threads, monkeypatch):
+    """Ctrl-C landing right after parallel_for took its lock (the check after the acquire returns): the lock is
+    released, and later calls use the pool again instead of running serially for the rest of the process."""
+    import threading
+
+    real = threads._lock
+
+    class Interrupted:  # the real lock, with a KeyboardInterrupt right after a successful acquire
+        def acquire(self, blocking=True):
+            got = real.acquire(blocking)
+            if got:
+                raise KeyboardInterrupt
+            return got
+
+        def release(self):
+            real.release()
+
+        def _is_owned(self):
+            return real._is_owned()
+
+    monkeypatch.setattr(threads, "_lock", Interrupted())
+    with pytest.raises(KeyboardInterrupt):
+        threads.parallel_for(4, lambda k: None, threads=2)
+    monkeypatch.undo()
+    assert not real._is_owned()
+    names = set()
+    threads.parallel_for(4, lambda k: names.add(threading.current_thread().name), threads=2)
+    assert len(names) == 2  # the pool was used
