@@ -292,8 +292,9 @@ def run_backward(
     ``_retain_grad`` also keep the gradient they received in ``grad``
     (overwritten, never accumulated across calls).  With ``inputs`` the
     gradients reaching those nodes are returned in a dict keyed by ``id``
-    (used by :func:`autograd.grad`; without ``inputs``, None); with ``prune`` as well, only the nodes
-    with one of them behind them run their backward: a branch that leads to
+    (used by :func:`autograd.grad`; without ``inputs``, None is returned);
+    with ``prune`` as well, only the nodes with one of them behind them run
+    their backward: a branch that leads to
     none of them (say, one computed from the weights alone when the gradient
     of an input is asked for) is skipped, and a node on the way with a parent
     that leads to none of them (a weight, say) runs ``_backward.on_way`` when

@@ -195,8 +195,7 @@ class Tensor:
         ``retain_graph`` (implied by ``create_graph``); ``create_graph`` records
         the backward pass so the gradients can be differentiated again.
         """
-        if type(gradient) is not Tensor or not self.requires_grad or gradient.data.shape != self.data.shape:
-            gradient = self._seed(gradient, "backward: this tensor")  # (makes, converts or refuses it)
+        gradient = self._seed(gradient, "backward: this tensor")
         prev, prev_pass = _GradMode.enabled, _function._adopt_pass
         _GradMode.enabled = bool(create_graph)
         _function._adopt_pass = None if create_graph else object()
