@@ -61,7 +61,7 @@ _getter: Callable[[], int] | None = None
 
 _intra: int | None = None  # chainrule's intra-op threads (None: not decided yet)
 _blas_now: int | None = None  # the OpenBLAS thread count chainrule last set (or read)
-_workers: list[_Worker] = []  # the pool: started as needed (idle ones sleep on a lock); see _retire
+_workers: list[_Worker] = []  # the pool: started as needed (idle ones sleep on a lock); see parallel_for
 _lock = threading.RLock()  # held while parallel_for uses the pool (one caller at a time; _is_owned tells who)
 _forks = 0  # forks of this process so far (a call that sees it change ran on into a forked child)
 
@@ -177,9 +177,9 @@ class _Worker:
     """A pool thread that runs one task at a time, handed over with two locks.
 
     ``start`` puts the task in place and releases ``_go``, on which the thread sleeps; the thread
-    releases ``_done`` when the task has run.  A released lock wakes its waiter directly: about
-    16 us a round trip on a 2-core VM, against about 50 us for a ThreadPoolExecutor's queue and
-    futures (measured with an empty task).  ``retire`` ends the thread after its current task.
+    releases ``_done`` when the task has run.  A released lock wakes its waiter directly: an empty
+    two-thread ``parallel_for`` took about 23 us back to back on a 2-core VM, against 49 us with a
+    ThreadPoolExecutor's queue and futures.  ``retire`` ends the thread after its current task.
     """
 
     __slots__ = ("_go", "_done", "_task", "_error")
@@ -251,13 +251,6 @@ def _get_workers(n: int) -> list[_Worker]:
     return _workers[:n]
 
 
-def _retire(workers: list[_Worker]) -> None:
-    """End these pool threads after their current tasks (they were taken out of the pool: after an interrupted
-    hand-over or wait, one may still be running a task and would later signal a wait that is not its own)."""
-    for w in workers:
-        w.retire()
-
-
 def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None = None) -> None:
     """Run ``work(k)`` for k in range(ntasks) on up to ``threads`` threads (default: the
     intra-op count), each thread taking a contiguous run of k in order; BLAS gets one thread
@@ -314,12 +307,15 @@ def parallel_for(ntasks: int, work: Callable[[int], object], threads: int | None
             raise error
     finally:
         if owned or lock._is_owned():  # (no call when owned: an interrupt could land after one returns)
-            old = None
-            if not joined:  # (swapped without a call: no interrupt can land between the two)
+            # After an interrupted hand-over or wait a pool thread may still be running a task and would later
+            # signal a wait not its own: the pool is replaced (swapped without a call, so no interrupt lands in
+            # between) and its threads end after their tasks.
+            old: list[_Worker] = []
+            if not joined:
                 old, _workers = _workers, []
             lock.release()
-            if old:
-                _retire(old)
+            for w in old:
+                w.retire()
 
 
 def _after_fork() -> None:  # the pool's threads do not exist in a forked child
