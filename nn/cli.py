@@ -321,8 +321,9 @@ def _place_staged(live: Path, want: str | None) -> bool:
 
 def _remove_stale_parts(folder: Path, names: list[str], before: float) -> None:
     """Delete the temporary files (``.NAME.xxxxxxxx.part``, see ``atomic_write``) of these files last modified before
-    ``before`` (the run's start): left by writes killed mid-way, not by a write in progress. Called by a run after its
-    own writes of them have finished; a second run writing into the same folder keeps its newer temporary files."""
+    ``before`` (the run's start): left by writes killed mid-way, not by a write in progress. Called after each save
+    (its own writes of them have finished), not as the run starts: a second run writing into the same folder has
+    its in-progress files newer than this run's start only once this run has been going a while."""
     for name in names:
         for part in folder.glob(f".{glob.escape(name)}.{'[0-9a-f]' * 8}.part"):
             with contextlib.suppress(OSError):
