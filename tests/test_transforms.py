@@ -182,3 +182,68 @@ def test_bilinear_matches_torch_grid_sample():
     ref = torch.nn.functional.grid_sample(torch.from_numpy(x), grid, mode="bilinear", padding_mode="zeros",
                                           align_corners=True)
     np.testing.assert_allclose(ours, ref.numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: T.RandomRotation(10, seed=0), lambda: T.RandomAffine(5, scale=(0.9, 1.1), seed=0),
+    lambda: T.RandomCrop(8, padding=1, seed=0),
+    lambda: T.Normalize(0.5, 0.25), lambda: T.RandomHorizontalFlip(seed=0),  # (these two were right already)
+])
+def test_batch_keeps_the_layout_of_its_images(make):
+    """batch() of N x H x W gives what the per-image call gives for each H x W image (as the DataLoader's slow path)."""
+    x = np.random.default_rng(0).random((6, 8, 8)).astype(np.float32)
+    out = make().batch(x)
+    assert out.shape == (6, 8, 8)
+    per_image = make()
+    if isinstance(per_image, T.Normalize):
+        np.testing.assert_allclose(out, np.stack([per_image(xi) for xi in x]))
+    assert per_image(x[0]).shape == (8, 8)
+    assert make().batch(x[:, None]).shape == (6, 1, 8, 8)
+
+
+def test_loader_gives_the_same_shapes_on_its_fast_and_slow_paths():
+    from nn.data import DataLoader, Dataset, TensorDataset
+
+    imgs = np.random.default_rng(0).random((6, 8, 8)).astype(np.float32)
+    labels = np.arange(6)
+
+    class Plain(Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return imgs[i], labels[i]
+
+    for tf in (T.RandomRotation(10, seed=0), T.RandomCrop(8, padding=1, seed=0)):
+        fast = next(iter(DataLoader(TensorDataset(imgs, labels), 3, transform=tf)))[0]
+        slow = next(iter(DataLoader(Plain(), 3, transform=tf)))[0]
+        assert fast.shape == slow.shape == (3, 8, 8)
+
+
+def test_normalize_checks_channels():
+    with pytest.raises(ValueError, match=r"Normalize: the image has 1 channel\(s\) \(shape \(1, 4, 4\)\) but 3"):
+        T.Normalize([0.5, 0.5, 0.5], [0.2, 0.2, 0.2])(np.zeros((1, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="has 1 channel"):
+        T.Normalize([0.5, 0.5, 0.5], [0.2, 0.2, 0.2]).batch(np.zeros((5, 1, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="has 1 channel"):
+        T.Normalize([0.5, 0.4], [0.2, 0.2])(np.zeros((4, 4), np.float32))
+    with pytest.raises(ValueError, match="2 means and 3 stds"):
+        T.Normalize([0.5, 0.4], [0.2, 0.2, 0.2])
+    out = T.Normalize([0.0, 10.0], [1.0, 1.0]).batch(np.zeros((3, 2, 4, 4), np.float32))
+    assert out.shape == (3, 2, 4, 4) and np.all(out[:, 1] == -10.0)
+    out = T.Normalize(1.0, 2.0).batch(np.ones((2, 4, 4), np.float32))  # N x H x W: one channel, not N channels
+    assert out.shape == (2, 4, 4) and np.all(out == 0.0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(degrees=10, translate=0.1), r"RandomAffine: translate must be a pair of numbers, got 0.1"),
+    (dict(degrees=10, translate=(0.1, 0.1, 0.1)), r"translate must be a pair"),
+    (dict(degrees=10, scale=1.1), r"RandomAffine: scale must be a pair of numbers, got 1.1"),
+    (dict(degrees=(10,)), r"RandomAffine: degrees must be a pair of numbers, got \(10,\)"),
+    (dict(degrees=(10, -10)), r"RandomAffine: degrees range must be \(min, max\)"),
+    (dict(degrees=10, translate=(0.1, 2.0)), r"translate fractions must be in \[0, 1\]"),
+    (dict(degrees=10, scale=(1.1, 0.9)), r"scale must be \(lo, hi\)"),
+])
+def test_random_affine_argument_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        T.RandomAffine(**kwargs)

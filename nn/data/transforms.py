@@ -34,13 +34,15 @@ def _as_batch(img: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.nd
     raise ValueError(f"expected an H x W or C x H x W image, got shape {img.shape}")
 
 
-def _check_batch(x: np.ndarray) -> np.ndarray:
+def _check_batch(x: np.ndarray, who: str) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """View a batch as ``N x C x H x W`` (an ``N x H x W`` batch as one channel), plus the inverse reshape: a
+    batch comes back in its own layout, as calling the transform on each of its images would give it."""
     x = np.asarray(x)
-    if x.ndim == 3:  # N x H x W -> N x 1 x H x W
-        x = x[:, None]
+    if x.ndim == 3:
+        return x[:, None], lambda b: b[:, 0]
     if x.ndim != 4:
-        raise ValueError(f"expected an N x C x H x W batch, got shape {x.shape}")
-    return x
+        raise ValueError(f"{who}: expected an N x C x H x W or N x H x W batch, got shape {x.shape}")
+    return x, lambda b: b
 
 
 def _restore_dtype(out: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -51,14 +53,26 @@ def _restore_dtype(out: np.ndarray, like: np.ndarray) -> np.ndarray:
     return out.astype(like.dtype if like.dtype.kind == "f" else np.float32, copy=False)
 
 
-def _pair(v: float | Sequence[float], name: str) -> tuple[float, float]:
+def _two(v: Any, who: str, name: str) -> tuple[float, float]:
+    """``v`` as a pair of numbers, or a ValueError naming ``who``, ``name`` and what was given."""
+    try:
+        pair = tuple(float(t) for t in v)
+    except TypeError:
+        pair = ()
+    if len(pair) != 2:
+        raise ValueError(f"{who}: {name} must be a pair of numbers, got {v!r}")
+    return pair[0], pair[1]
+
+
+def _pair(v: float | Sequence[float], who: str, name: str) -> tuple[float, float]:
+    """A range given as ``d`` (meaning ``(-d, d)``) or as ``(min, max)``."""
     if isinstance(v, numbers.Number):
         if v < 0:
-            raise ValueError(f"{name} must be non-negative when given as a single number, got {v}")
+            raise ValueError(f"{who}: {name} must be non-negative when given as a single number, got {v}")
         return -float(v), float(v)
-    lo, hi = (float(t) for t in v)
+    lo, hi = _two(v, who, name)
     if lo > hi:
-        raise ValueError(f"{name} range must be (min, max) with min <= max, got {v}")
+        raise ValueError(f"{who}: {name} range must be (min, max) with min <= max, got {v}")
     return lo, hi
 
 
@@ -251,11 +265,21 @@ class Normalize(Transform):
     def __init__(self, mean: float | Sequence[float], std: float | Sequence[float]) -> None:
         self.mean = np.atleast_1d(np.asarray(mean, dtype=np.float32))
         self.std = np.atleast_1d(np.asarray(std, dtype=np.float32))
+        if self.mean.ndim != 1 or self.std.ndim != 1 or len(self.mean) != len(self.std):
+            raise ValueError(f"Normalize: mean and std need one entry per channel, got {len(self.mean)} means and "
+                             f"{len(self.std)} stds")
         if np.any(self.std == 0):
             raise ValueError("Normalize: std must be non-zero")
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
+        """One ``C x H x W`` image (or ``H x W``, one channel); also ``... x C x H x W``, as in torchvision."""
         a = np.asarray(img)
+        if a.ndim < 2:
+            raise ValueError(f"Normalize: expected an H x W or C x H x W image, got shape {a.shape}")
+        channels = 1 if a.ndim == 2 else a.shape[-3]
+        if len(self.mean) != channels:
+            raise ValueError(f"Normalize: the image has {channels} channel(s) (shape {a.shape}) but {len(self.mean)} "
+                             f"means and stds were given")
         m, s = self.mean.reshape(-1, 1, 1), self.std.reshape(-1, 1, 1)
         if a.ndim == 2:
             m, s = m[0], s[0]
@@ -263,7 +287,8 @@ class Normalize(Transform):
         return out.astype(a.dtype if a.dtype.kind == "f" else np.float32, copy=False)
 
     def batch(self, x: np.ndarray) -> np.ndarray:
-        return self(x)  # broadcasting over the channel axis -3 works for N x C x H x W too
+        b, back = _check_batch(x, "Normalize")
+        return back(self(b))  # the channel axis is -3 in N x C x H x W too
 
 
 class Pad(Transform):
@@ -309,13 +334,14 @@ class RandomAffine(RandomTransform):
     def __init__(self, degrees: float | Sequence[float], translate: Sequence[float] | None = None,
                  scale: Sequence[float] | None = None, fill: float = 0.0, seed: SeedLike = None) -> None:
         super().__init__(seed)
-        self.degrees = _pair(degrees, "degrees")
-        if translate is not None and not all(0.0 <= t <= 1.0 for t in translate):
-            raise ValueError(f"translate fractions must be in [0, 1], got {translate}")
-        self.translate = None if translate is None else (float(translate[0]), float(translate[1]))
-        if scale is not None and not 0 < scale[0] <= scale[1]:
-            raise ValueError(f"scale must be (lo, hi) with 0 < lo <= hi, got {scale}")
-        self.scale = None if scale is None else (float(scale[0]), float(scale[1]))
+        who = type(self).__name__
+        self.degrees = _pair(degrees, who, "degrees")
+        self.translate = None if translate is None else _two(translate, who, "translate")
+        if self.translate is not None and not all(0.0 <= t <= 1.0 for t in self.translate):
+            raise ValueError(f"{who}: translate fractions must be in [0, 1], got {translate}")
+        self.scale = None if scale is None else _two(scale, who, "scale")
+        if self.scale is not None and not 0 < self.scale[0] <= self.scale[1]:
+            raise ValueError(f"{who}: scale must be (lo, hi) with 0 < lo <= hi, got {scale}")
         self.fill = fill
 
     def sample_params(self, n: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -333,7 +359,8 @@ class RandomAffine(RandomTransform):
         return back(self._apply(b))
 
     def batch(self, x: np.ndarray) -> np.ndarray:
-        return self._apply(_check_batch(x))
+        b, back = _check_batch(x, type(self).__name__)
+        return back(self._apply(b))
 
     def _apply(self, b: np.ndarray) -> np.ndarray:
         angles, shifts, scales = self.sample_params(b.shape[0], b.shape[-2], b.shape[-1])
@@ -362,7 +389,7 @@ class RandomCrop(RandomTransform):
         return back(self.batch(b))
 
     def batch(self, x: np.ndarray) -> np.ndarray:
-        x = _check_batch(x)
+        x, back = _check_batch(x, "RandomCrop")
         if self.padding is not None:
             x = pad(x, self.padding, self.fill)
         n, _, h, w = x.shape
@@ -374,4 +401,4 @@ class RandomCrop(RandomTransform):
         rows = (top[:, None] + np.arange(th))[:, :, None]  # N x th x 1
         cols = (left[:, None] + np.arange(tw))[:, None, :]  # N x 1 x tw
         out = x.transpose(0, 2, 3, 1)[np.arange(n)[:, None, None], rows, cols]  # N x th x tw x C
-        return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+        return back(np.ascontiguousarray(out.transpose(0, 3, 1, 2)))
