@@ -279,3 +279,54 @@ def test_mnist_sample_is_md5_verified(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"mnist_sample\.npz: md5 mismatch \(expected \w{32}, got \w{32}\)"):
         mnist_sample()
     assert md5(good.read_bytes()) == mnist_mod._SAMPLE_MD5
+
+
+def test_flat_data_folder_of_the_other_dataset_is_left_alone(tmp_path, monkeypatch):
+    """MNIST and Fashion-MNIST share file names: $CHAINRULE_DATA holding MNIST's files must not be read as (or
+    reported as corrupt) Fashion-MNIST; that dataset is looked for and downloaded in $CHAINRULE_DATA/fashion-mnist."""
+    mnist_blobs, _ = fake_files(seed=0)
+    fashion_blobs, fashion = fake_files(seed=1)
+    install(monkeypatch, MNIST, mnist_blobs)
+    install(monkeypatch, FashionMNIST, fashion_blobs)
+    flat = tmp_path / "data"
+    write(flat, mnist_blobs)
+    monkeypatch.setenv("CHAINRULE_DATA", str(flat))
+    assert MNIST().root == flat
+    with pytest.raises(FileNotFoundError, match=r"fashion-mnist.*md5 is not FashionMNIST's") as e:
+        FashionMNIST()
+    assert "Delete" not in str(e.value)
+    served = {}
+
+    def fake_urlopen(url, timeout=None):
+        served[url] = True
+        return FakeResponse(fashion_blobs[url.rsplit("/", 1)[1]])
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    ds = FashionMNIST(train=False, download=True)
+    assert ds.root == flat / "fashion-mnist" and len(served) == 2
+    np.testing.assert_array_equal(ds.data, fashion[FILES[2]])
+    assert all((flat / f).read_bytes() == b for f, b in mnist_blobs.items())  # MNIST's files untouched
+    assert MNIST().root == flat
+
+
+def test_image_dataset_refuses_pixels_it_cannot_keep():
+    floats = np.random.default_rng(0).random((2, 4, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"ImageDataset: expected uint8 pixels 0..255, got float32 images with values"):
+        ImageDataset(floats, [0, 1])
+    with pytest.raises(ValueError, match=r"got int64 images with values 0..300"):
+        ImageDataset(np.array([[[0, 300]], [[1, 2]]]), [0, 1])
+    ds = ImageDataset(np.array([[[0, 255]], [[1, 2]]], dtype=np.int64), [0, 1])  # integers in range are cast
+    assert ds.data.dtype == np.uint8 and ds.data[0, 0, 1] == 255
+    with pytest.raises(ValueError, match="ImageDataset: expected N x H x W images"):
+        ImageDataset(np.zeros((2, 4), np.uint8), [0, 1])
+
+
+def test_read_idx_names_the_file_when_the_deflate_stream_is_corrupt(tmp_path):
+    from nn.datasets import read_idx
+
+    good = idx_bytes(np.zeros((3, 2, 2)))
+    bad = bytearray(good)
+    bad[12] ^= 0xFF  # inside the deflate stream, past the gzip header
+    (tmp_path / "x.gz").write_bytes(bytes(bad))
+    with pytest.raises(ValueError, match=r"x.gz: not a valid gzip file"):
+        read_idx(tmp_path / "x.gz")

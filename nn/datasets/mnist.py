@@ -6,7 +6,8 @@ IDX format (big-endian): 2 zero bytes, a type byte (0x08 = uint8), a byte with t
 Where the files are looked for (first match wins):
 
 1. ``root`` if given;
-2. ``$CHAINRULE_DATA/<name>`` if that folder exists, else ``$CHAINRULE_DATA`` if it holds the files;
+2. ``$CHAINRULE_DATA/<name>`` if that folder exists, else ``$CHAINRULE_DATA`` if it holds the files (and, for
+   MNIST and Fashion-MNIST, whose files have the same names, their md5 sums are this dataset's);
 3. ``$XDG_CACHE_HOME/chainrule/<name>`` (default ``~/.cache/chainrule/<name>``).
 
 ``<name>`` is ``mnist`` or ``fashion-mnist``. ``download=True`` fetches missing files into that folder.
@@ -19,6 +20,7 @@ import hashlib
 import io
 import os
 import urllib.request
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ def read_idx(path: str | os.PathLike[str], ndim: int | None = None, raw: bytes |
     if path.suffix == ".gz" or raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error) as e:
             raise ValueError(f"{path}: not a valid gzip file ({e})") from e
     expect = f"magic 0x000008{ndim:02x} (uint8, {ndim} dims)" if ndim else "an IDX magic number 0x0000TTDD"
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
@@ -103,10 +105,19 @@ class ImageDataset(Dataset):
 
     def __init__(self, data: np.ndarray, targets: np.ndarray, transform: Callable[[np.ndarray], Any] | None = None,
                  mean: float | None = None, std: float | None = None) -> None:
-        self.data = np.asarray(data, dtype=np.uint8)
+        data = np.asarray(data)
+        if data.dtype != np.uint8:  # integers in 0..255 are cast; anything else would be silently wrapped or zeroed
+            lo, hi = (data.min(), data.max()) if data.size and data.dtype.kind in "biuf" else (None, None)
+            if data.dtype.kind not in "iu" or (lo is not None and (lo < 0 or hi > 255)):
+                raise ValueError(f"ImageDataset: expected uint8 pixels 0..255, got {data.dtype} images"
+                                 + (f" with values {lo}..{hi}" if lo is not None else "")
+                                 + "; scale floats in [0, 1] with (x * 255).round().astype(np.uint8)")
+            data = data.astype(np.uint8)
+        self.data = data
         self.targets = np.asarray(targets).astype(np.int64)
         if self.data.ndim != 3 or len(self.data) != len(self.targets):
-            raise ValueError(f"expected N x H x W images and N labels, got {self.data.shape} and {self.targets.shape}")
+            raise ValueError(f"ImageDataset: expected N x H x W images and N labels, got {self.data.shape} and "
+                             f"{self.targets.shape}")
         self.transform = transform
         if mean is not None:
             self.mean = mean
@@ -163,6 +174,12 @@ class MNIST(ImageDataset):
         prefix = "train" if train else "t10k"
         files = [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-labels-idx1-ubyte.gz"]
         self.root, tried = resolve_root(self.name, root, files)
+        skipped = ""
+        if root is None and self.root == tried[-1] != tried[0] and not all(self._md5_ok(self.root / f) for f in files):
+            # $CHAINRULE_DATA holds files of these names directly, but not this dataset's (MNIST and Fashion-MNIST
+            # use the same names; they are left alone): look in (or download to) $CHAINRULE_DATA/<name> instead
+            skipped = f" ({self.root} has files of these names, but their md5 is not {type(self).__name__}'s)"
+            self.root = tried[0]
         self.train = train
         missing = [f for f in files if not (self.root / f).is_file()]
         if missing and download:
@@ -172,7 +189,7 @@ class MNIST(ImageDataset):
         if missing:
             places = ", ".join(str(p) for p in tried)
             raise FileNotFoundError(
-                f"{type(self).__name__}: missing {', '.join(missing)} in {self.root} (looked in: {places}). "
+                f"{type(self).__name__}: missing {', '.join(missing)} in {self.root} (looked in: {places}){skipped}. "
                 f"Pass download=True to fetch them from {self.mirrors[0]}, or copy the four IDX .gz files into a "
                 f"folder and pass root=... or set CHAINRULE_DATA.")
         raw = {f: (self.root / f).read_bytes() for f in files}
@@ -186,6 +203,9 @@ class MNIST(ImageDataset):
         if labels.size and labels.max() >= len(self.classes):
             raise ValueError(f"{self.root / files[1]}: label {labels.max()} out of range 0..{len(self.classes) - 1}")
         super().__init__(images, labels, transform)
+
+    def _md5_ok(self, path: Path) -> bool:
+        return hashlib.md5(path.read_bytes()).hexdigest() == self.resources[path.name][1]
 
     def _check_md5(self, path: Path, data: bytes) -> None:
         """``data`` (the bytes read from ``path``) against the file's known md5."""
