@@ -13,12 +13,15 @@ from typing import BinaryIO
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
     """Call ``write(f)`` on a temporary file next to ``path``, fsync it, then ``os.replace`` it into place.
 
-    A file replacing an existing one keeps that file's permission bits; a new file gets ``0o666`` less the umask
+    A symbolic link at ``path`` is followed (its target is replaced, the link stays). A file replacing an existing
+    one keeps that file's permission bits; a new file gets ``0o666`` less the umask
     (as from a plain ``open(path, "w")``). If anything fails the temporary file is removed and ``path`` keeps its
     old content. Once the file is in place its folder is fsynced too (:func:`fsync_dir`), so the rename itself
     survives a power loss where the platform allows.
     """
     path = Path(path)
+    if path.is_symlink():  # write through the link, as open(path, "w") would, instead of replacing the link
+        path = Path(os.path.realpath(path))
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
     while True:  # 0o666 with O_EXCL: the kernel applies the umask to the new file, unlike mkstemp's 0o600

@@ -73,7 +73,16 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
               "sha256": {k: _digest(k, a) for k, a in arrays.items()}}
     payload = np.frombuffer(json.dumps(record).encode("utf-8"), dtype=np.uint8)
 
-    atomic_write(path, lambda f: np.savez(f, **arrays, **{RECORD_KEY: payload}))
+    atomic_write(path, lambda f: _write_npz(f, {**arrays, RECORD_KEY: payload}))
+
+
+def _write_npz(f: Any, arrays: Mapping[str, np.ndarray]) -> None:
+    """``arrays`` as an uncompressed .npz (what ``np.savez`` writes: one ``<key>.npy`` entry each). Not
+    ``np.savez(f, **arrays)``: keys named like its own parameters (``file``, ``allow_pickle``) would clash."""
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
+        for key, a in arrays.items():
+            with z.open(key + ".npy", mode="w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, np.asanyarray(a), allow_pickle=False)
 
 
 def load(path: str | os.PathLike[str], verify: bool = True) -> dict[str, np.ndarray]:
@@ -84,9 +93,10 @@ def load(path: str | os.PathLike[str], verify: bool = True) -> dict[str, np.ndar
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):  # a .npy file gives an array (read whole, nothing to close)
+            raise ValueError(f"not an .npz archive (np.load gave a {type(archive).__name__})")
+        with archive as z:
             data = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise

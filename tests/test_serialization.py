@@ -154,16 +154,16 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
     p = tmp_path / "m.npz"
     save({"w": np.ones(3)}, p)
     before = p.read_bytes()
-    real_savez = np.savez
+    real_write_array = np.lib.format.write_array
 
-    def failing_savez(file, *args, **kwds):
-        file.write(b"PK\x03\x04 partial garbage")  # write something, then die midway
+    def failing_write_array(entry, *args, **kwds):
+        entry.write(b"\x93NUMPY partial garbage")  # write part of an entry, then die midway
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(np, "savez", failing_savez)
+    monkeypatch.setattr(np.lib.format, "write_array", failing_write_array)
     with pytest.raises(RuntimeError, match="disk full"):
         save({"w": np.zeros(3)}, p)
-    monkeypatch.setattr(np, "savez", real_savez)
+    monkeypatch.setattr(np.lib.format, "write_array", real_write_array)
     assert p.read_bytes() == before
     assert [f.name for f in tmp_path.iterdir()] == ["m.npz"]
     np.testing.assert_array_equal(load(p)["w"], np.ones(3))
@@ -353,3 +353,33 @@ def test_file_digest_reads_in_chunks(tmp_path, monkeypatch):
     assert file_digest(tmp_path / "f", "md5") == hashlib.md5(data).hexdigest()
     assert file_digest(tmp_path / "f") == hashlib.sha256(data).hexdigest()  # sha256 by default
     assert reads and set(reads) == {1 << 20}  # never the whole file at once
+
+
+def test_keys_named_like_savez_parameters_round_trip(tmp_path):
+    """np.savez(f, **arrays) would lose an 'allow_pickle' entry and fail on 'file'; save writes the archive itself."""
+    state = {"file": np.arange(3.0), "allow_pickle": np.ones(2, np.float32), "args": np.zeros((2, 2))}
+    save(state, tmp_path / "s.npz")
+    back = load(tmp_path / "s.npz")
+    assert list(back) == list(state)
+    for k, v in state.items():
+        np.testing.assert_array_equal(back[k], v)
+        assert back[k].dtype == v.dtype
+    with np.load(tmp_path / "s.npz", allow_pickle=False) as z:  # still a plain .npz that numpy reads
+        assert sorted(z.files) == sorted([*state, RECORD_KEY])
+
+
+def test_load_of_an_npy_file_is_a_clear_error(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(3))
+    with pytest.raises(ValueError, match=r"a.npy: not a valid chainrule state file .*not an .npz archive"):
+        load(tmp_path / "a.npy")
+
+
+def test_save_writes_through_a_symlink(tmp_path):
+    real = tmp_path / "real.npz"
+    save({"a": np.zeros(1)}, real)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(real)
+    save({"a": np.ones(1)}, link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    np.testing.assert_array_equal(load(real)["a"], [1.0])
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
