@@ -151,3 +151,52 @@ def test_subset_and_random_split():
     assert isinstance(a, Subset) and len(a) == 7 and a[0][1] == a.indices[0]
     with pytest.raises(ValueError):
         random_split(ds, [5, 4])
+
+
+def test_random_split_refuses_negative_lengths_and_takes_fractions():
+    ds = TensorDataset(np.arange(10, dtype=np.float32), np.arange(10))
+    with pytest.raises(ValueError, match=r"random_split: lengths must be non-negative, got \[-1, 11\]"):
+        random_split(ds, [-1, 11])
+    parts = random_split(ds, [0.8, 0.2], seed=0)
+    assert [len(p) for p in parts] == [8, 2]
+    assert sorted(np.concatenate([p.indices for p in parts]).tolist()) == list(range(10))
+    assert [len(p) for p in random_split(ds, [0.34, 0.33, 0.33], seed=0)] == [4, 3, 3]  # 3+3+3, one left over
+    assert [len(p) for p in random_split(TensorDataset(np.zeros(11)), [0.5, 0.5])] == [6, 5]
+    with pytest.raises(ValueError, match="fractions in \\[0, 1\\] summing to 1"):
+        random_split(ds, [0.5, 0.2])
+    with pytest.raises(ValueError, match="fractions"):
+        random_split(ds, [1.5, -0.5])
+
+
+def test_subset_refuses_masks_floats_and_out_of_range_indices():
+    ds = TensorDataset(np.arange(10, dtype=np.float32), np.arange(10))
+    mask = np.arange(10) % 3 == 0
+    with pytest.raises(TypeError, match=r"Subset: indices must be .* integers, got bool .*np.flatnonzero\(mask\)"):
+        Subset(ds, mask)
+    with pytest.raises(TypeError, match="got float64"):
+        Subset(ds, [0.0, 1.0])
+    with pytest.raises(IndexError, match="Subset: index 10 is out of range for a dataset of 10 samples"):
+        Subset(ds, [1, 10])
+    with pytest.raises(IndexError, match="index -11"):
+        Subset(ds, [-11])
+    s = Subset(ds, np.flatnonzero(mask))
+    assert [int(y) for _, y in s] == [0, 3, 6, 9]
+    assert len(Subset(ds, [])) == 0 and Subset(ds, [-1])[0][1] == 9
+
+
+def test_loader_errors_name_the_problem():
+    ds = TensorDataset(np.zeros((4, 2), np.float32))
+    for bad in (None, 0, 2.0, True):
+        with pytest.raises(ValueError, match="DataLoader: batch_size must be a positive integer"):
+            DataLoader(ds, batch_size=bad)
+    assert len(DataLoader(ds, batch_size=np.int64(3))) == 2
+
+    class Ragged(Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return np.zeros(3 + (i == 2), np.float32), i
+
+    with pytest.raises(ValueError, match=r"default_collate: samples differ in shape in field \[0\]: \(3,\), \(4,\)"):
+        list(DataLoader(Ragged(), batch_size=3))

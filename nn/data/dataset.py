@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,8 +64,19 @@ class Subset(Dataset):
     """The samples of ``dataset`` at ``indices`` (in that order)."""
 
     def __init__(self, dataset: Dataset, indices: Sequence[int] | np.ndarray) -> None:
+        idx = np.asarray(indices)
+        if idx.size == 0:
+            idx = idx.astype(np.int64)
+        if idx.ndim != 1 or idx.dtype.kind not in "iu":
+            hint = " (for a boolean mask pass np.flatnonzero(mask))" if idx.dtype.kind == "b" else ""
+            raise TypeError(f"Subset: indices must be a 1-d sequence of integers, got {idx.dtype} of shape "
+                            f"{idx.shape}{hint}")
+        n = len(dataset)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"Subset: index {idx.max() if idx.max() >= n else idx.min()} is out of range for a "
+                             f"dataset of {n} samples")
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64)
+        self.indices = idx.astype(np.int64, copy=False)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -73,12 +85,29 @@ class Subset(Dataset):
         return self.dataset[int(self.indices[index])]
 
 
-def random_split(dataset: Dataset, lengths: Sequence[int],
+def random_split(dataset: Dataset, lengths: Sequence[int | float],
                  seed: int | np.random.Generator | None = None) -> list[Subset]:
-    """Split ``dataset`` into disjoint random subsets of the given lengths (must sum to ``len(dataset)``)."""
-    if sum(lengths) != len(dataset):
-        raise ValueError(f"random_split: lengths sum to {sum(lengths)} but the dataset has {len(dataset)} samples")
-    perm = np.random.default_rng(seed).permutation(len(dataset))
+    """Split ``dataset`` into disjoint random subsets of the given lengths (summing to ``len(dataset)``).
+
+    ``lengths`` may also be fractions summing to 1 (as in PyTorch): subset ``i`` gets ``floor(f_i n)`` samples and
+    the ``r`` left over go one each to the first ``r`` subsets.
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if any(not isinstance(k, int | np.integer) for k in lengths):
+        if not all(isinstance(f, int | float | np.number) and 0 <= f <= 1 for f in lengths) \
+                or not math.isclose(sum(lengths), 1.0, abs_tol=1e-9):
+            raise ValueError(f"random_split: lengths must be non-negative integers summing to {n} or fractions in "
+                             f"[0, 1] summing to 1, got {lengths}")
+        counts = [math.floor(n * f) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if any(k < 0 for k in lengths):
+        raise ValueError(f"random_split: lengths must be non-negative, got {lengths}")
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: lengths sum to {sum(lengths)} but the dataset has {n} samples")
+    perm = np.random.default_rng(seed).permutation(n)
     out, start = [], 0
     for n in lengths:
         out.append(Subset(dataset, perm[start:start + n]))

@@ -29,14 +29,20 @@ def to_batch_output(array: np.ndarray, as_tensor: bool = True) -> Any:
     return array
 
 
-def default_collate(samples: Sequence[Any]) -> Any:
+def default_collate(samples: Sequence[Any], _field: str = "") -> Any:
     """Stack a list of samples into numpy arrays: tuples/lists field by field, ``np.stack`` along a new axis 0."""
     first = samples[0]
     if isinstance(first, (tuple, list)):
-        return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
+        return tuple(default_collate([s[k] for s in samples], f"{_field}[{k}]") for k in range(len(first)))
     if isinstance(first, dict):
-        return {k: default_collate([s[k] for s in samples]) for k in first}
-    return np.stack([np.asarray(_unwrap(s)) for s in samples])
+        return {k: default_collate([s[k] for s in samples], f"{_field}[{k!r}]") for k in first}
+    arrays = [np.asarray(_unwrap(s)) for s in samples]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        where = f" in field {_field}" if _field else ""
+        raise ValueError(f"default_collate: samples differ in shape{where}: {', '.join(map(str, sorted(shapes)))}; "
+                         f"stacking needs one shape (pad or crop them, or pass a collate_fn)")
+    return np.stack(arrays)
 
 
 def _unwrap(x: Any) -> Any:
@@ -67,8 +73,9 @@ class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
                  seed: int | np.random.Generator | None = None, transform: Callable[[Any], Any] | None = None,
                  collate_fn: Callable[[Sequence[Any]], Any] | None = None, as_tensor: bool = True) -> None:
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not isinstance(batch_size, int | np.integer) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}"
+                             + (" (for single samples iterate over the dataset itself)" if batch_size is None else ""))
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
