@@ -157,7 +157,8 @@ def load_data(dataset: str, model: str, data_dir: str | None = None, download: b
 
     Images become float32, ``(x / 255 - mean) / std``, padded/flattened as the model needs.  With ``augment``
     the training images go through ``RandomAffine`` (rotation +-10 degrees, shift +-10%, zoom 0.9-1.1)
-    batch by batch, before normalisation.  ``limit`` keeps the first ``limit`` images of each split.
+    batch by batch, before normalisation, drawing from a stream of its own (spawned from ``seed``; the
+    shuffling draws from ``default_rng(seed)``).  ``limit`` keeps the first ``limit`` images of each split.
     """
     from .data import DataLoader, TensorDataset, transforms
 
@@ -169,7 +170,11 @@ def load_data(dataset: str, model: str, data_dir: str | None = None, download: b
     train_ds = _image_dataset(dataset, True, data_dir, download)
     if augment:
         x, y = _arrays(train_ds, spec, False, limit)
-        steps: list[Any] = [transforms.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1), seed=seed),
+        # its own stream, spawned from the seed: seeded with `seed` itself it would draw the very numbers the
+        # loader's shuffling draws (same generator, same state)
+        augment_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+        steps: list[Any] = [transforms.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1),
+                                                    seed=augment_rng),
                             transforms.Normalize(train_ds.mean, train_ds.std)]
         if spec["flatten"]:
             steps.append(_FlattenBatch())

@@ -656,3 +656,16 @@ def test_a_reader_that_finishes_a_save_while_it_runs_does_not_break_it(tmp_path,
     assert read == [1] and cli.read_resume_info(run)["epoch"] == 2 and staged_files(run) == []
     cli.train(epochs=2, out=str(tmp_path / "straight"), **kw)
     assert_same_files(tmp_path / "straight", run)
+
+
+def test_augmentation_and_shuffling_draw_from_different_streams():
+    """Seeded alike, the loader's shuffling and RandomAffine would draw the same numbers (the permutation and the
+    augmentation parameters would be tied together); the augmentation gets a stream spawned from the seed."""
+    loader, _ = cli.load_data("sample", "lenet5", augment=True, seed=3, limit=64)
+    affine = loader.transform.transforms[0]
+    assert type(affine).__name__ == "RandomAffine"
+    assert loader.rng.bit_generator.state != affine.rng.bit_generator.state
+    assert not np.array_equal(loader.rng.random(8), affine.rng.random(8))
+    fresh = [cli.load_data("sample", "lenet5", augment=True, seed=3, limit=64)[0] for _ in range(2)]
+    states = [ld.transform.transforms[0].rng.bit_generator.state for ld in fresh]
+    assert states[0] == states[1]  # still reproducible from the seed
