@@ -157,6 +157,28 @@ class _GradScale:
         return "white" if fill in _REDS[6:] else "black"
 
 
+def _closest(order: list, root: Any, n: int) -> list:
+    """The ``n`` nodes of ``order`` (parents first) nearest ``root``, in the order of ``order``.
+
+    Distance is the fewest parent links from ``root`` (breadth-first), found in
+    one sweep of ``order`` reversed: every child comes before its parents, so a
+    node's distance is final when it is reached.  Ties go to the node later in
+    ``order``, so the kept nodes always include every node nearer the root and
+    stay connected to it.
+    """
+    pos = {id(node): i for i, node in enumerate(order)}
+    dist = [-1] * len(order)
+    dist[pos[id(root)]] = 0
+    for i in range(len(order) - 1, -1, -1):
+        d = dist[i] + 1
+        for p in order[i]._prev:
+            j = pos.get(id(p))
+            if j is not None and (dist[j] < 0 or d < dist[j]):
+                dist[j] = d
+    kept = sorted(range(len(order)), key=lambda i: (dist[i], -i))[:n]
+    return [order[i] for i in sorted(kept)]
+
+
 def draw(
     root: Any,
     *,
@@ -179,7 +201,9 @@ def draw(
     * ``show_order``: number each value by when backward visits it (the root
       is #1, i.e. reversed :func:`autograd.graph.toposort`).
     * ``max_nodes``: draw at most this many values, the ones closest to the
-      root, plus a note saying how many were left out.
+      root (fewest parent links, breadth first; ties go to the node later in
+      parents-first order), plus a note saying how many were left out, with a dashed edge
+      to each operation that lost a parent.
     * ``group_by``: ``node -> str | None``; values (with the op producing them)
       of the same group are boxed in one ``cluster_*`` subgraph.
     * ``rankdir``: Graphviz layout direction; ``format``: output format used by
@@ -198,7 +222,7 @@ def draw(
 
     order = toposort(root, constants=True)  # every node, constants included, parents first
     omitted = max(0, len(order) - max_nodes)
-    nodes = order[omitted:]
+    nodes = _closest(order, root, max_nodes) if omitted else order
     ids = {id(n): f"v{i}" for i, n in enumerate(nodes)}
 
     visit: dict[int, int] = {}

@@ -63,6 +63,8 @@ def grad(
     ``retain_graph`` (default: ``create_graph``) keeps the graph for another
     backward pass.  An input the outputs do not depend on raises
     ``RuntimeError`` unless ``allow_unused`` (then its entry is ``None``).
+    Empty ``outputs`` raise ``ValueError``, empty ``inputs`` ``RuntimeError``
+    (as PyTorch), before the graph is touched.
     Works for Tensors and (without ``create_graph``) for Values, whose
     gradients are floats.  On Tensors only the work on the way to ``inputs``
     is done: a branch that leads to none of them is skipped, and an op on
@@ -82,6 +84,12 @@ def grad(
         raise TypeError("grad: missing the inputs to differentiate with respect to")
     outs = _seq(outputs)
     ins = _seq(inputs)
+    # checked before anything touches the graph (an empty request must not free it)
+    if not outs:
+        raise ValueError("grad: outputs is empty; expected a Tensor or Value, or a non-empty sequence of them")
+    if not ins:
+        raise RuntimeError("grad: the `inputs` argument cannot be empty; expected a Tensor or Value, "
+                           "or a non-empty sequence of them")
     if grad_outputs is None:
         gos: tuple = (None,) * len(outs)
     else:
@@ -165,7 +173,7 @@ def _transform(f: Callable, argnums: Any, *, create_graph: bool, with_value: boo
         xs = [args[i] for i in nums]
         with enable_grad():
             out = _scalar(f(*args, **kwargs), who)
-            if out.requires_grad:
+            if out.requires_grad and xs:
                 gs = grad(out, xs, create_graph=create_graph, allow_unused=True)
             else:
                 gs = (None,) * len(xs)
@@ -206,8 +214,15 @@ def jacobian(f: Callable, x: Any, create_graph: bool = False) -> Any:
         out = f(*xs)
         if not isinstance(out, Tensor):
             raise TypeError(f"jacobian: f must return a Tensor, got {type(out).__name__}")
+        results = _jacobian_of(out, xs, create_graph)
+    return results[0] if single else tuple(results)
+
+
+def _jacobian_of(out: Tensor, xs: list[Tensor], create_graph: bool) -> list[Tensor]:
+    """The Jacobians of the computed ``out`` with respect to each of ``xs`` (one backward pass per element)."""
+    with enable_grad():
         rows: list[list] = [[] for _ in xs]
-        if out.requires_grad:
+        if out.requires_grad and xs:
             for k in range(out.data.size):
                 onehot = np.zeros(out.data.size, dtype=out.dtype)
                 onehot[k] = 1
@@ -226,17 +241,26 @@ def jacobian(f: Callable, x: Any, create_graph: bool = False) -> Any:
                 results.append(stack(r).reshape(shape))
             else:
                 results.append(Tensor._wrap(np.stack([g.data for g in r]).reshape(shape)))
-    return results[0] if single else tuple(results)
+    return results
 
 
-def hessian(f: Callable, x: Any, create_graph: bool = False) -> Tensor:
+def hessian(f: Callable, x: Any, create_graph: bool = False) -> Tensor | tuple[tuple[Tensor, ...], ...]:
     """The Hessian ``H[i..., j...] = d^2 f / dx[i...] dx[j...]`` of a scalar ``f``, shape ``x.shape + x.shape``.
 
     Computed as the Jacobian of the gradient: ``jacobian(grad(f, create_graph=True), x)``
     (one backward pass recorded with ``create_graph``, then one backward pass
-    per element of ``x`` through it).
+    per element of ``x`` through it).  ``x`` may be a tuple of arguments:
+    then ``f(*x)`` is differentiated and, as ``torch.autograd.functional.hessian``,
+    a tuple of tuples is returned, ``H[i][j] = d^2 f / dx_i dx_j`` of shape
+    ``x[i].shape + x[j].shape`` (the gradient with respect to all of ``x``
+    is recorded once; one backward pass per element of each ``x[i]``).
     """
-    return jacobian(grad(f, create_graph=True), x, create_graph=create_graph)
+    if not isinstance(x, tuple):
+        return jacobian(grad(f, create_graph=True), x, create_graph=create_graph)
+    xs = [_as_input(a, keep_graph=create_graph) for a in x]
+    with enable_grad():
+        gs = grad(f, argnums=tuple(range(len(xs))), create_graph=True)(*xs)
+        return tuple(tuple(_jacobian_of(g, xs, create_graph)) for g in gs)
 
 
 def hvp(f: Callable, x: Any, v: Any) -> tuple[Tensor, Tensor]:

@@ -379,9 +379,21 @@ def gradgradcheck(
     the central differences ``(G(x + eps e_j) - G(x - eps e_j)) / (2 eps)``
     under ``|a - n| <= atol + rtol * |n|``.  Tensor inputs only (``Value``
     backward is not recorded).  Other arguments as in :func:`gradcheck`.
+
+    The inputs come one by one, ``gradgradcheck(fn, a, b)``, or as PyTorch's
+    ``inputs`` tuple, ``gradgradcheck(fn, (a, b))``; in the second form a
+    further positional argument is ``grad_outputs``, as in PyTorch's
+    ``gradgradcheck(func, inputs, grad_outputs=None, *, eps=..., ...)``:
+    ``gradgradcheck(fn, (a, b), (v,))``.
     """
     from .functional import grad
 
+    if len(inputs) == 2 and isinstance(inputs[0], tuple | list) and any(_is_node(x) for x in inputs[0]):
+        # PyTorch's positional form gradgradcheck(func, inputs, grad_outputs)
+        if grad_outputs is not None:
+            raise TypeError("gradgradcheck: got grad_outputs both positionally (after the inputs tuple) "
+                            "and as a keyword")
+        inputs, grad_outputs = (inputs[0],), inputs[1]
     inputs = _unpack(inputs)
     for pos, x in enumerate(inputs):
         if isinstance(x, Value):

@@ -184,6 +184,34 @@ def test_max_nodes_cap_on_100000_chain_is_fast_and_noted():
     assert orders == list(range(1, 201))  # the nodes closest to the root
 
 
+def test_max_nodes_keeps_the_nodes_nearest_the_root_breadth_first():
+    # root = deep * shallow; both parents sit at the end of a 10-op chain.  The parents-first order
+    # ends with the whole shallow chain, so "the last max_nodes nodes" used to drop the direct parent `deep`.
+    deep = Value(1.0, "a")
+    for _ in range(10):
+        deep = deep * 1.0001
+    deep.label = "deep"
+    shallow = Value(2.0, "b")
+    for _ in range(10):
+        shallow = shallow + 1.0
+    shallow.label = "shallow"
+    root = deep * shallow
+    root.label = "root"
+    src = draw(root, max_nodes=3).source
+    assert set(by_label(src)) == {"root", "deep", "shallow"}
+    n_total = len(toposort(root, constants=True))
+    assert f"{n_total - 3} more nodes not shown (max_nodes=3)" in src
+    ids = {fields[0]: vid for vid, (fields, _) in value_nodes(src).items()}
+    assert ids == {"deep": "v0", "shallow": "v1", "root": "v2"}  # still parents first
+    # each drawn parent lost its own parents: one dashed edge from the note to its op, none to the root's op
+    assert {b for a, b in edges(src) if a == "omitted"} == {"op0", "op1"}
+    assert ("v0", "op2") in edges(src) and ("v1", "op2") in edges(src)
+    # a tie at the cut (4 nodes at distance 2: deep's two parents, shallow's two) is settled the same way each time
+    src4 = draw(root, max_nodes=4).source
+    assert src4 == draw(root, max_nodes=4).source and len(value_nodes(src4)) == 4
+    assert {"root", "deep", "shallow"} <= set(by_label(src4))
+
+
 def test_no_note_when_under_the_cap():
     n, _ = neuron()
     src = draw(n, max_nodes=10).source

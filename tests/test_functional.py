@@ -85,6 +85,22 @@ def test_errors_for_inputs_and_outputs_without_grad():
         grad(Tensor(np.ones(1)).sum(), x)
 
 
+def test_empty_inputs_or_outputs_raise_before_touching_the_graph():
+    x = leaf([1.0, 2.0])
+    L = (x * x).sum()
+    with pytest.raises(RuntimeError, match="grad: the `inputs` argument cannot be empty"):
+        grad(L, [])
+    with pytest.raises(RuntimeError, match="inputs.*cannot be empty"):
+        grad(L, ())
+    with pytest.raises(ValueError, match="grad: outputs is empty; expected a Tensor or Value"):
+        grad([], [x])
+    with pytest.raises(ValueError, match="grad: outputs is empty"):
+        grad((), x, grad_outputs=())
+    (g,) = grad(L, x)  # the graph of L was not freed by the refused calls
+    np.testing.assert_allclose(g.data, [2.0, 4.0])
+    assert x.grad is None
+
+
 @pytest.mark.parametrize(
     "f, d1, d2",
     [
@@ -202,6 +218,59 @@ def test_hessian_matches_torch_if_available():
     theirs = torch.autograd.functional.hessian(lambda t: (t.sigmoid() * t.tanh()).sum() + (t @ t) ** 2,
                                                torch.tensor(x)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def _two_input_f(a, b):
+    return (a * a * b).sum() + (b**3).sum()
+
+
+def test_hessian_of_a_tuple_of_inputs_is_the_nested_tuple_of_blocks():
+    """H[i][j] = d^2 f / dx_i dx_j, shape x_i.shape + x_j.shape, for f(a, b) = sum(a^2 b) + sum(b^3)."""
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    H = hessian(_two_input_f, (a, b))
+    assert isinstance(H, tuple) and len(H) == 2 and all(isinstance(r, tuple) and len(r) == 2 for r in H)
+    expected = [[np.diag(2 * b), np.diag(2 * a)], [np.diag(2 * a), np.diag(6 * b)]]  # [[6,0],[0,8]], ...
+    for i in range(2):
+        for j in range(2):
+            assert isinstance(H[i][j], Tensor) and not H[i][j].requires_grad
+            np.testing.assert_array_equal(H[i][j].data, expected[i][j])
+    # shapes x_i.shape + x_j.shape; an input f does not use gives zero blocks
+    X, y, z = np.ones((2, 3)), np.array([0.5]), np.arange(4.0)
+    H = hessian(lambda X, y, z: (X.tanh() * y).sum() ** 2, (X, y, z))
+    assert [[h.shape for h in row] for row in H] == [[(2, 3, 2, 3), (2, 3, 1), (2, 3, 4)],
+                                                      [(1, 2, 3), (1, 1), (1, 4)],
+                                                      [(4, 2, 3), (4, 1), (4, 4)]]
+    assert all(np.all(h.data == 0) for h in (*H[2], H[0][2], H[1][2]))
+    np.testing.assert_allclose(H[0][1].data.reshape(6), H[1][0].data.reshape(6))  # symmetric
+    # a one-element tuple gives ((H,),), like torch; a single Tensor keeps giving H
+    ((H1,),) = hessian(lambda t: (t**3).sum(), (a,))
+    np.testing.assert_array_equal(H1.data, np.diag(6 * a))
+    np.testing.assert_array_equal(hessian(lambda t: (t**3).sum(), a).data, np.diag(6 * a))
+
+
+def test_hessian_of_a_tuple_of_inputs_with_create_graph():
+    x, y = leaf([1.0, 2.0]), leaf([2.0])
+    H = hessian(lambda a, b: (a**4).sum() * b.sum(), (x, y), create_graph=True)
+    assert H[0][0].requires_grad
+    (g,) = grad(H[0][0].sum(), x)  # d/dx sum(12 x^2 y) = 24 x y
+    np.testing.assert_allclose(g.data, 24 * x.data * 2.0)
+
+
+@pytest.mark.torch
+def test_hessian_of_a_tuple_of_inputs_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    a, B = rng.standard_normal(3), rng.standard_normal((2, 3))
+    ours = hessian(lambda a, B: (B.tanh() @ a).sigmoid().sum() + (a * a).sum() * B.sum() + _two_input_f(a, B),
+                   (a, B))
+    theirs = torch.autograd.functional.hessian(
+        lambda a, B: torch.sigmoid(torch.tanh(B) @ a).sum() + (a * a).sum() * B.sum() + _two_input_f(a, B),
+        (torch.tensor(a), torch.tensor(B)),
+    )
+    for i in range(2):
+        for j in range(2):
+            assert ours[i][j].shape == tuple(theirs[i][j].shape)
+            np.testing.assert_allclose(ours[i][j].data, theirs[i][j].numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_grad_runs_only_the_backward_that_leads_to_the_inputs():

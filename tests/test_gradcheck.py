@@ -190,6 +190,25 @@ def test_gradgradcheck_passes_for_smooth_functions():
     assert gradgradcheck(lambda x: (x**3).sum(), x, grad_outputs=np.array(2.0))
 
 
+def test_gradgradcheck_takes_grad_outputs_positionally_after_a_torch_style_inputs_tuple():
+    """PyTorch's gradgradcheck(func, inputs, grad_outputs=None, *, ...): the third positional is grad_outputs."""
+    x, W = t64((3, 4), 0), t64((4, 2), 1)
+    v = np.random.default_rng(2).standard_normal((3, 2))
+    assert gradgradcheck(lambda x, W: (x @ W).tanh(), (x, W), (v,))
+    assert gradgradcheck(lambda x, W: (x @ W).tanh(), [x, W], v, mode="random")
+    assert gradgradcheck(lambda x: (x**3).sum(), (x,), np.array(2.0))
+    assert gradgradcheck(lambda x: (x**3).sum(), (x,), None)
+    # it really is read as grad_outputs: shape and count are checked against fn's outputs
+    with pytest.raises(ValueError, match=r"grad_outputs of shape \(2, 3\) for an output of shape \(3, 2\)"):
+        gradgradcheck(lambda x, W: (x @ W).tanh(), (x, W), (v.T,))
+    with pytest.raises(ValueError, match="fn returned 1 outputs but 2 grad_outputs were given"):
+        gradgradcheck(lambda x, W: (x @ W).tanh(), (x, W), (v, v))
+    with pytest.raises(TypeError, match="grad_outputs both positionally"):
+        gradgradcheck(lambda x: x * x, (x,), (v,), grad_outputs=(v,))
+    # inputs one by one are still all inputs
+    assert gradgradcheck(lambda x, W: (x @ W).tanh(), x, W)
+
+
 def test_gradgradcheck_catches_a_first_derivative_that_is_not_recorded():
     class DetachedBackwardSquare(Function):
         """Right first derivative, but computed from raw arrays: no second derivative."""
