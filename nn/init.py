@@ -93,15 +93,54 @@ def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, generator: Any = N
 
 def trunc_normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator: Any = None) -> Any:
-    """Fill with N(mean, std^2) restricted to [a, b] (resampling values outside)."""
+    """Fill with N(mean, std^2) restricted to [a, b].
+
+    Values outside are drawn again while [a, b] holds at least 5% of the distribution; a window with less
+    (far in a tail, or narrow) is sampled by :func:`_tail_normal` instead, whose draws are accepted often
+    whatever the window.
+    """
+    if not a < b or not std > 0:
+        raise ValueError(f"trunc_normal_: need a < b and std > 0, got a={a}, b={b}, std={std}")
     rng = _rng(generator)
     shape = _arr(tensor).shape
+    lo, hi = (a - mean) / std, (b - mean) / std
+    if (math.erf(hi / math.sqrt(2)) - math.erf(lo / math.sqrt(2))) / 2 < 0.05:
+        return _fill(tensor, mean + std * _tail_normal(rng, lo, hi, math.prod(shape)).reshape(shape))
     out = rng.normal(mean, std, shape)
     bad = (out < a) | (out > b)
     while bad.any():
         out[bad] = rng.normal(mean, std, int(bad.sum()))
         bad = (out < a) | (out > b)
     return _fill(tensor, out)
+
+
+def _tail_normal(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
+    """``n`` draws of N(0, 1) restricted to [lo, hi], by rejection from an exponential proposal (Robert, 1995).
+
+    On a window with ``lo >= 0`` the proposal ``x = lo + Exp(lam)`` cut at ``hi``, ``lam = (lo + sqrt(lo^2 + 4)) / 2``,
+    is accepted with probability ``exp(-((x - lam)^2 - (c - lam)^2) / 2)``, ``c`` = lam clipped to the window (the
+    density ratio over its maximum).  A window below 0 is mirrored; one around 0 holding little mass is narrow, and
+    there a uniform proposal accepted with probability ``exp(-x^2 / 2)`` is used.
+    """
+    if hi <= 0:
+        return -_tail_normal(rng, -hi, -lo, n)
+    out = np.empty(n)
+    done = 0
+    while done < n:
+        m = 2 * (n - done) + 16
+        u = rng.random(m)
+        if lo < 0:  # (lo < 0 < hi)
+            x = lo + (hi - lo) * u
+            keep = rng.random(m) < np.exp(-x * x / 2)
+        else:
+            lam = (lo + math.sqrt(lo * lo + 4)) / 2
+            x = lo - np.log1p(-u * -math.expm1(-lam * (hi - lo))) / lam
+            c = min(max(lam, lo), hi)
+            keep = rng.random(m) < np.exp(-((x - lam) ** 2 - (c - lam) ** 2) / 2)
+        x = x[keep & (x >= lo) & (x <= hi)][: n - done]
+        out[done:done + len(x)] = x
+        done += len(x)
+    return out
 
 
 def constant_(tensor: Any, val: float) -> Any:

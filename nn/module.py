@@ -238,16 +238,19 @@ class Module:
             yield m
 
     def get_submodule(self, target: str) -> Module:
+        """The sub-module at the dotted path ``target`` (a shared module answers to each of its names)."""
         if not target:
             return self
-        for name, m in self.named_modules():
-            if name == target:
-                return m
+        for pre, node, _, _ in self._nodes(dedupe=False):
+            if pre[:-1] == target and isinstance(node, Module):
+                return node
         raise AttributeError(f"{type(self).__name__} has no submodule {target!r}")
 
     # --- modes and gradients ----------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
         """Set ``training`` on this module and every sub-module; returns self."""
+        if not isinstance(mode, bool | np.bool_):
+            raise ValueError(f"train: mode must be a bool, got {mode!r}")
         for m in self.modules():
             m.training = bool(mode)
         return self

@@ -87,3 +87,41 @@ def test_matches_torch_gains_and_fans():
     for shape in [(3, 5), (6, 2, 5, 5), (4, 3, 2)]:
         assert _calculate_fan_in_and_fan_out(Tensor(np.empty(shape))) == \
             torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+
+
+def _truncated_moments(a, b):
+    x = np.linspace(a, b, 200001)
+    w = np.exp(-x * x / 2)
+    m = (x * w).sum() / w.sum()
+    return m, math.sqrt(((x - m) ** 2 * w).sum() / w.sum())
+
+
+@pytest.mark.parametrize("a, b", [(6.0, 7.0), (-7.0, -6.0), (4.0, 5.0), (3.0, 40.0), (-0.01, 0.02), (2.5, 2.6)])
+def test_trunc_normal_samples_windows_with_little_mass_quickly_and_correctly(a, b):
+    """A window far in a tail (which plain redrawing almost never hits) is sampled with the right distribution."""
+    import time
+
+    t = Tensor(np.zeros(20000))
+    start = time.perf_counter()
+    init.trunc_normal_(t, mean=1.0, std=2.0, a=1.0 + 2.0 * a, b=1.0 + 2.0 * b, generator=np.random.default_rng(0))
+    assert time.perf_counter() - start < 2.0
+    z = (t.data - 1.0) / 2.0
+    assert z.min() >= a - 1e-12 and z.max() <= b + 1e-12
+    m, s = _truncated_moments(a, min(b, 12.0))
+    assert z.mean() == pytest.approx(m, abs=4 * s / math.sqrt(len(z)))
+    assert z.std() == pytest.approx(s, rel=0.05)
+
+
+def test_trunc_normal_of_a_wide_window_draws_as_before():
+    """The usual case (+-2 std) keeps drawing from N(mean, std) and redrawing the values outside: same numbers."""
+    rng = np.random.default_rng(3)
+    expect = rng.normal(0.5, 1.5, (50, 40))
+    bad = (expect < -1.0) | (expect > 2.0)
+    while bad.any():
+        expect[bad] = rng.normal(0.5, 1.5, int(bad.sum()))
+        bad = (expect < -1.0) | (expect > 2.0)
+    t = Tensor(np.zeros((50, 40)))
+    init.trunc_normal_(t, mean=0.5, std=1.5, a=-1.0, b=2.0, generator=np.random.default_rng(3))
+    np.testing.assert_array_equal(t.data, expect)
+    with pytest.raises(ValueError, match="trunc_normal_: need a < b and std > 0"):
+        init.trunc_normal_(t, a=1.0, b=1.0)

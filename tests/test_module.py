@@ -260,3 +260,34 @@ def test_append_to_named_sequential_skips_taken_numbers():
     assert [(n, m) for n, m in seq.named_children()] == [("2", a), ("x", b), ("3", c)]
     seq.insert(0, d)  # again past the taken numbers ("3" is c)
     assert [(n, m) for n, m in seq.named_children()] == [("4", d), ("2", a), ("x", b), ("3", c)]
+
+
+def test_get_submodule_finds_a_shared_module_by_each_of_its_names():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.Linear(3, 3)
+            self.dec = self.enc
+
+    net = Tied()
+    assert net.get_submodule("dec") is net.enc and net.get_submodule("enc") is net.enc
+    assert "dec.weight" in net.state_dict()
+    lin = nn.Linear(2, 2)
+    seq = nn.Sequential(nn.Sequential(lin), nn.Sequential(lin))
+    assert seq.get_submodule("1.0") is lin and seq.get_submodule("0.0") is lin
+    with pytest.raises(AttributeError, match="has no submodule '2'"):
+        seq.get_submodule("2")
+
+
+def test_train_wants_a_bool():
+    net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    with pytest.raises(ValueError, match=r"train: mode must be a bool, got 'False'"):
+        net.train("False")
+    assert net.train(np.bool_(False)).training is False and net[1].training is False
+    assert net.train().training is True
+
+
+def test_batchnorm_channel_error_says_how_many_channels():
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(3\): expected input of shape \(N, C, H, W\) with C = 3, got "
+                                         r"\(2, 4, 3, 3\)"):
+        nn.BatchNorm2d(3)(Tensor(np.zeros((2, 4, 3, 3), np.float32)))

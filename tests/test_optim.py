@@ -366,3 +366,28 @@ def test_clip_grad_norm_matches_torch():
         assert t_ours == pytest.approx(float(t_theirs), rel=1e-5)
         for p, q in zip(ours, theirs):
             np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", [
+    lambda o, **k: ExponentialLR(o, gamma=0.5, **k),
+    lambda o, **k: StepLR(o, step_size=2, gamma=0.5, **k),
+    lambda o, **k: CosineAnnealingLR(o, T_max=8, eta_min=0.01, **k),
+    lambda o, **k: LambdaLR(o, lambda e: 1.0 / (1 + e), **k),
+])
+@pytest.mark.parametrize("stop", [1, 3, 6])
+def test_a_scheduler_resumed_with_last_epoch_continues_the_schedule_exactly(make, stop):
+    def run(resume_at=None, epochs=10):
+        opt = SGD([Tensor(np.zeros(2), requires_grad=True)], lr=1.0)
+        sched, rates = make(opt), []
+        for e in range(epochs):
+            if e == resume_at:  # a new process: the optimizer from its state_dict, the scheduler from last_epoch
+                state, last = opt.state_dict(), sched.last_epoch
+                opt = SGD([Tensor(np.zeros(2), requires_grad=True)], lr=1.0)
+                opt.load_state_dict(state)
+                sched = make(opt, last_epoch=last)
+                assert sched.last_epoch == last and sched.get_last_lr() == [opt.param_groups[0]["lr"]]
+            rates.append(opt.param_groups[0]["lr"])
+            sched.step()
+        return rates
+
+    assert run(resume_at=stop) == pytest.approx(run(), rel=1e-12, abs=0)

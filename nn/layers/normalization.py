@@ -63,7 +63,7 @@ class _BatchNorm(Module):
         if x.ndim not in self._ndims or x.shape[1] != self.num_features:
             raise ValueError(
                 f"{type(self).__name__}({self.num_features}): expected input of shape "
-                f"{' or '.join(self._shape_doc)}, got {tuple(x.shape)}"
+                f"{' or '.join(self._shape_doc)} with C = {self.num_features}, got {tuple(x.shape)}"
             )
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1

@@ -2,6 +2,12 @@
 
 As in PyTorch, creating a scheduler records each group's ``initial_lr`` and sets epoch 0's rate; every
 ``step()`` moves to the next epoch and writes the new rate into ``optimizer.param_groups[i]["lr"]``.
+
+Resuming: load the optimizer's state, then create the scheduler with ``last_epoch=k``, the ``last_epoch`` of
+the scheduler whose run goes on.  The loaded rates (epoch ``k``'s) are kept and the next ``step()`` gives epoch
+``k + 1``'s, so the run continues exactly as if it had not stopped.  (PyTorch steps once more as it creates a
+resumed scheduler, which leaves ``last_epoch`` one ahead and makes a cosine or step schedule skip an epoch.)
+``state_dict``/``load_state_dict`` restore a scheduler exactly too.
 """
 
 from __future__ import annotations
@@ -32,7 +38,10 @@ class LRScheduler:
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._step_count = 0
-        self.step()
+        if last_epoch == -1:
+            self.step()  # to epoch 0
+        else:  # resumed at epoch last_epoch: its rates are the optimizer's (see the module docstring)
+            self._last_lr = [group["lr"] for group in optimizer.param_groups]
 
     def get_lr(self) -> list[float]:  # pragma: no cover - abstract
         raise NotImplementedError
