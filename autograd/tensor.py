@@ -22,6 +22,7 @@ may update ``p.grad.data`` in place.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,13 +68,29 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
+        if isinstance(data, np.ndarray | np.generic) and data.dtype != object:
+            return np.asarray(data, dtype=dtype)
+        _refuse_objects(np.asarray(data) if data is not None else None)  # None would become NaN
         return np.asarray(data, dtype=dtype)
     arr = np.asarray(data)
+    if arr.dtype == object:
+        _refuse_objects(arr)
     if arr.dtype == np.float64 and isinstance(data, np.ndarray | np.generic):
         return arr  # float64 arrays are kept
     if arr.dtype != np.float32:
         arr = arr.astype(np.float32)
     return arr
+
+
+def _refuse_objects(arr: np.ndarray | None) -> None:
+    """Raise for data numpy could only hold as objects that are not numbers (None, say), as PyTorch does:
+    numpy would turn None into NaN without a word.  (Python ints too big for int64 are numbers.)"""
+    if arr is None or (arr.dtype == object and not all(isinstance(v, numbers.Number) for v in arr.flat)):
+        bad = None if arr is None else next(v for v in arr.flat if not isinstance(v, numbers.Number))
+        raise TypeError(
+            f"Tensor: could not infer dtype of {type(bad).__name__} ({bad!r}); "
+            "expected numbers, nested lists of numbers or a numeric array"
+        )
 
 
 class Tensor:
@@ -268,11 +285,19 @@ class Tensor:
         Refused on tensors that take part in a recorded graph, since it would silently
         change values saved for backward: use :func:`where`, ``pad`` or ``concatenate``
         instead, or assign to a leaf under ``no_grad`` (e.g. to initialise parameters).
+        Refused too, while gradients are recorded, for a value that requires grad: only
+        its data would be copied, and its gradient lost.
         """
         if self._backward is not None or (self.requires_grad and _GradMode.enabled):
             raise RuntimeError(
                 "__setitem__: in-place assignment to a tensor that requires grad or is part of a graph; "
                 "use where()/concatenate() to build a new tensor, or assign to a leaf under no_grad()"
+            )
+        if _GradMode.enabled and _value_requires_grad(value):
+            raise RuntimeError(
+                "__setitem__: the assigned value requires grad, but in-place assignment is not recorded "
+                "(its gradient would be lost); build the result out of place with where()/concatenate()/pad(), "
+                "or assign value.detach() to copy only the data"
             )
         index, _ = _ops.shape._norm_index(index)
         self.data[index] = _raw(value)
@@ -535,6 +560,13 @@ class Tensor:
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+
+def _value_requires_grad(x: Any) -> bool:
+    """Whether ``x`` is, or is a (nested) list or tuple holding, a Tensor that requires grad."""
+    if isinstance(x, Tensor):
+        return x.requires_grad
+    return isinstance(x, list | tuple) and any(_value_requires_grad(v) for v in x)
 
 
 _function._new_tensor = Tensor._wrap

@@ -29,15 +29,21 @@ const = Tensor._wrap
 
 
 def norm_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
-    """``axis`` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes."""
+    """``axis`` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes.
+
+    A 0-d tensor takes axis 0 or -1 as PyTorch does, naming the value itself: it reduces over
+    nothing (``()``), so sums and maxima give the value, softmax 1 and log_softmax 0.
+    """
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < ndim:
+            if ndim == 0 and (a == 0 or a == -1):
+                continue
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(a) % max(ndim, 1))
+        out.append(int(a) % ndim)
     return tuple(sorted(set(out)))
 
 

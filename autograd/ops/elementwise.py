@@ -100,6 +100,8 @@ class PowScalar(Function):
         k = self.k
         if k == 2:
             return a * a
+        if a.dtype.kind in "iu" and not float(k).is_integer():
+            return np.power(a, k)  # numpy's promotion (an int dtype would truncate k)
         return np.power(a, np.asarray(k, dtype=a.dtype))
 
     def backward(self, out, g):

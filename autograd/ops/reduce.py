@@ -9,7 +9,7 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor
-from ._util import const, lift, norm_axes
+from ._util import const, lift, norm_axes, norm_axis
 from .shape import BroadcastTo, Reshape
 
 __all__ = ["sum", "mean", "var", "std", "max", "min", "logsumexp", "argmax", "argmin"]
@@ -106,22 +106,52 @@ def mean(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
 def var(a: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """mean((x - mean(x))^2) * n / (n - ddof) (ddof=0: the biased variance, as numpy)."""
     a = lift(a)
-    axes = norm_axes(axis, a.ndim, "var")
+    return _var(a, norm_axes(axis, a.ndim, "var"), keepdims, ddof)
+
+
+def _var(a: Tensor, axes: tuple, keepdims: bool, ddof: int) -> Tensor:
     n = math.prod([a.shape[i] for i in axes])
     d = a - mean(a, axes, keepdims=True)
     return sum(d * d, axes, keepdims) * (1.0 / (n - ddof) if n > ddof else np.nan)
 
 
+class StdSqrt(Function):
+    """std = sqrt(v) of a variance v; d std/dv = 1 / (2 std), taken as 0 where std = 0.
+
+    A constant slice has std 0 and x - mean = 0: its gradient is 0 (PyTorch's convention), not
+    inf * 0 = NaN.  Elsewhere the backward is ``g / (2 std)`` in Tensor ops, so differentiable again.
+    """
+
+    def forward(self, v):
+        return np.sqrt(v)
+
+    def backward(self, out, g):
+        zero = out.data == 0
+        if not zero.any():
+            return (g / (out * 2.0),)
+        # g * [std > 0] / (2 std + 2 [std = 0]): finite everywhere, and so is its derivative
+        dt = out.data.dtype
+        return (g * const((~zero).astype(dt)) / ((out + const(zero.astype(dt))) * 2.0),)
+
+
 def std(a: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """sqrt(var): the standard deviation (ddof=0 as numpy; pass ddof=1 for PyTorch's default)."""
-    return var(a, axis, keepdims, ddof) ** 0.5
+    """sqrt(var): the standard deviation (ddof=0 as numpy; pass ddof=1 for PyTorch's default).
+
+    Over a constant slice (std = 0) the gradient is 0, as in PyTorch (see :class:`StdSqrt`).
+    """
+    a = lift(a)
+    return StdSqrt.apply(_var(a, norm_axes(axis, a.ndim, "std"), keepdims, ddof))
 
 
 def _extreme(a: Tensor, axis: Any, keepdims: bool, sign: int, name: str) -> Tensor:
     a = lift(a)
     axes = norm_axes(axis, a.ndim, name)
-    if a.size == 0:
-        raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape}")
+    empty = [i for i in axes if a.shape[i] == 0] if a.size == 0 else None  # (0, 3).max(1) is fine: (0,)
+    if empty:  # an empty slice has no max
+        raise ValueError(
+            f"{name}: cannot reduce over empty axis {empty[0]} of a tensor of shape {a.shape}; "
+            "expected every reduced axis to have at least one entry"
+        )
     return Max.apply(a, axes=axes, keepdims=keepdims, sign=sign)
 
 
@@ -141,13 +171,21 @@ def logsumexp(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     return LogSumExp.apply(a, axes=norm_axes(axis, a.ndim, "logsumexp"), keepdims=keepdims)
 
 
+def _arg(f: Any, a: Tensor, axis: Any, keepdims: bool, name: str) -> Tensor:
+    a = lift(a)
+    if axis is not None:
+        if a.ndim == 0:  # axis 0 or -1 (as PyTorch): the one entry, index 0
+            norm_axes(axis, 0, name)
+            return const(np.zeros((), dtype=np.intp))
+        axis = norm_axis(axis, a.ndim, name)
+    return const(f(a.data, axis=axis, keepdims=keepdims))
+
+
 def argmax(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Index of the largest entry (int64, not differentiable)."""
-    a = lift(a)
-    return const(np.argmax(a.data, axis=axis, keepdims=keepdims))
+    return _arg(np.argmax, a, axis, keepdims, "argmax")
 
 
 def argmin(a: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Index of the smallest entry (int64, not differentiable)."""
-    a = lift(a)
-    return const(np.argmin(a.data, axis=axis, keepdims=keepdims))
+    return _arg(np.argmin, a, axis, keepdims, "argmin")

@@ -279,7 +279,13 @@ def getitem(a: Tensor, index: Any) -> Tensor:
 def pad(a: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     """Constant padding; ``pad_width`` as in ``numpy.pad`` (an int, a pair or one pair per axis)."""
     a = lift(a)
-    pw = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2))
+    try:
+        pw = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2))
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"pad: pad_width {pad_width!r} does not fit a tensor of shape {a.shape}; expected an int, "
+            f"one (before, after) pair or {a.ndim} pairs, one per axis"
+        ) from None
     return Pad.apply(a, pad_width=tuple((int(lo), int(hi)) for lo, hi in pw), value=value)
 
 
