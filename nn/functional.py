@@ -6,11 +6,13 @@ operations (arguments named ``dim`` as in PyTorch); this module adds ``step``,
 the losses. Every loss takes ``reduction='mean'|'sum'|'none'``.
 
 :func:`cross_entropy` and :func:`nll_loss` are composed from autograd's
-``log_softmax`` (one stable node) and a weighted sum. The binary losses
+``log_softmax`` (one stable node) and one weighted gather of the target entries
+(:class:`PickNLL`: a -inf or NaN log-probability of another class, or of an
+ignored row, stays out of the loss, as in PyTorch). The binary losses
 (:func:`binary_cross_entropy`, :func:`binary_cross_entropy_with_logits`) are
 fused :class:`~autograd.Function` subclasses: one stable numpy forward, and a
-backward written in Tensor ops (so ``create_graph=True`` still gives second
-derivatives).
+backward written in Tensor ops for every input (so ``create_graph=True`` still
+gives second derivatives).
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ def pad(input: Tensor, pad: tuple | list, mode: str = "constant", value: float =
     """PyTorch's ``F.pad``: ``pad = (left, right, top, bottom, ...)`` pairs starting from the *last* axis.
 
     ``F.pad(x, (2, 2, 2, 2))`` pads the last two axes by 2 on each side. Only ``mode='constant'``.
+    Negative widths crop, as in PyTorch: ``F.pad(x, (-1, 2))`` drops the first entry of the last axis,
+    then appends 2 (the crop is a slice, so its gradient is the input's part of g, 0 for what was cut).
     """
     if mode != "constant":
         raise NotImplementedError(f"pad: only mode='constant' is supported, got {mode!r}")
@@ -116,7 +120,20 @@ def pad(input: Tensor, pad: tuple | list, mode: str = "constant", value: float =
     width = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         width[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return _np_pad(x, width, value)
+    if min(pad, default=0) >= 0:
+        return _np_pad(x, width, value)
+    crop = []
+    for ax, ((lo, hi), n) in enumerate(zip(width, x.shape)):
+        cut = max(-lo, 0) + max(-hi, 0)
+        if cut > n:
+            raise ValueError(
+                f"pad: the negative widths {(lo, hi)} crop {cut} entries from axis {ax} of size {n} "
+                f"(input of shape {x.shape}, pad {pad}); expected at most {n}"
+            )
+        crop.append(slice(max(-lo, 0), n - max(-hi, 0)))
+    x = x[tuple(crop)]
+    width = [(max(lo, 0), max(hi, 0)) for lo, hi in width]
+    return _np_pad(x, width, value) if any(lo or hi for lo, hi in width) else x
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -334,11 +351,9 @@ def _class_rows(input: Tensor, target: np.ndarray, probs: bool, name: str, allow
     return x, target.reshape(-1, C) if probs else target.reshape(-1), out_shape
 
 
-def _class_weights(t: np.ndarray, C: int, ignore_index: int, w: np.ndarray | None, dtype: Any, name: str,
-                   ) -> tuple[np.ndarray, np.ndarray, float | None]:
-    """Integer classes (N,) -> one-hot ``q`` (N, C), ``mask`` (N,) (0 for rows whose target is
-    ``ignore_index``) and the weighted ``'mean'`` divisor: sum of ``w[y_i]`` over the rows that count
-    (None without ``w``, so the divisor is their number)."""
+def _class_targets(t: np.ndarray, C: int, ignore_index: int, name: str) -> np.ndarray:
+    """Check integer classes ``t`` (N,) against ``C`` classes; return the rows that count
+    (a boolean (N,), False where the target is ``ignore_index``)."""
     if t.dtype.kind not in "iu":
         if t.dtype.kind == "f" and np.all(t == np.round(t)):
             raise TypeError(
@@ -351,40 +366,108 @@ def _class_weights(t: np.ndarray, C: int, ignore_index: int, w: np.ndarray | Non
     if tv.size and (tv.min() < 0 or tv.max() >= C):
         bad = tv[(tv < 0) | (tv >= C)][0]
         raise IndexError(f"{name}: target {bad} is out of range for {C} classes (expected 0..{C - 1})")
-    q = np.zeros((t.shape[0], C), dtype)
-    q[np.flatnonzero(valid), tv] = 1.0
-    total = None if w is None else float(w[tv].sum())
-    return q, valid.astype(dtype), total
+    return valid
 
 
-def _weighted_nll(logp: Tensor, q: np.ndarray, mask: np.ndarray, w: np.ndarray | None, reduction: str,
-                  total: float | None, out_shape: tuple[int, ...]) -> Tensor:
-    """loss_i = -mask_i sum_c w_c q_ic logp_ic for log-probabilities ``logp`` (N, C), ``w`` None = all ones.
+class PickNLL(Function):
+    """A linear map of x (N, C) reading only the rows ``rows`` (r_k, distinct) and, without ``dense``,
+    only the entries (r_k, t_k): v_k = c_k x[r_k, t_k] + sum_c d_c x[r_k, c] (the sum only with ``dense`` = d).
 
-    ``'mean'`` divides the sum by ``total`` (None: sum(mask), the rows that count).  With no row
-    that counts (an empty batch, every target ignored) the loss is 0/0 = NaN and every gradient 0
-    (as in PyTorch); with counted rows whose class weights sum to 0 the NaN reaches the gradients
-    too, in every column of nll_loss's input (PyTorch: in the target columns only).  ``'none'`` gives
-    the losses in ``out_shape``. The row weights are folded into the
-    constant, so this is one product and one sum on the graph: d loss / d logp_ic = -w_c q_ic mask_i (/ total).
+    y = sum_k v_k (``n`` None), or the vector y of size ``n`` with y[r_k] = v_k and 0 in the other rows.
+    An entry that is not read (a -inf or NaN in another class or row) stays out of y, where a product
+    with a one-hot or row mask would give 0 * -inf = NaN. dy/dx is the transpose, :class:`PutNLL`.
     """
-    if w is not None:
-        q = q * w
-    undefined = False
+
+    def forward(self, x):
+        v = x[self.rows, self.cols] * self.coef
+        if self.dense is not None:
+            v += (x if self.rows.size == x.shape[0] else x[self.rows]) @ self.dense
+        if self.n is None:
+            return np.asarray(v.sum(), x.dtype)
+        if self.rows.size == self.n:  # every row, in order
+            return v
+        out = np.zeros(self.n, x.dtype)
+        out[self.rows] = v
+        return out
+
+    def backward(self, out, g):
+        return (PutNLL.apply(g, rows=self.rows, cols=self.cols, coef=self.coef, dense=self.dense, n=self.n,
+                             shape=self.inputs[0].shape),)
+
+
+class PutNLL(Function):
+    """The transpose of :class:`PickNLL`: z = zeros(shape) with z[r_k, t_k] = c_k g_k, plus d g_k in row r_k
+    (with ``dense`` = d), where g_k = g (``n`` None: g a scalar) or g[r_k]; dz/dg is that pick again."""
+
+    def forward(self, g):
+        gk = g if self.n is None else g[self.rows]
+        z = np.zeros(self.shape, g.dtype)
+        if self.dense is not None:
+            z[self.rows] = np.multiply.outer(gk, self.dense) if gk.ndim else gk * self.dense
+        z[self.rows, self.cols] += self.coef * gk
+        return z
+
+    def backward(self, out, v):
+        return (PickNLL.apply(v, rows=self.rows, cols=self.cols, coef=self.coef, dense=self.dense, n=self.n),)
+
+
+def _class_nll(logp: Tensor, t: np.ndarray, valid: np.ndarray, w: np.ndarray | None, reduction: str,
+               out_shape: tuple[int, ...], eps: float = 0.0) -> Tensor:
+    """loss_i = -(1 - eps) w[t_i] logp[i, t_i] - eps / C sum_c w_c logp[i, c] for log-probabilities ``logp``
+    (N, C) in the rows that count (``valid``), 0 in the others; ``w`` None = all ones, ``eps`` the label smoothing.
+
+    One :class:`PickNLL` node reads the target entries (a gather) and, with smoothing, the rows that
+    count: a -inf or NaN log-probability elsewhere (a masked class, an ignored row) stays out of the loss,
+    as in PyTorch, where a product with a one-hot matrix would give 0 * -inf = NaN; smoothing reads every
+    class of the counted rows (a -inf there makes the loss inf, as in PyTorch).
+    d loss / d logp[i, t_i] = -(1 - eps) w[t_i], plus -eps w_c / C in every class c with smoothing
+    (divided by ``'mean'``'s total).
+
+    ``'mean'`` divides the sum by the total of ``w[t_i]`` over the rows that count (their number without
+    ``w``). With no row that counts (an empty batch, every target ignored) the loss is 0/0 = NaN and every
+    gradient 0 (as in PyTorch); with counted rows whose class weights sum to 0 the NaN reaches the
+    gradients of the target entries too (as in PyTorch). ``'none'`` gives the losses in ``out_shape``.
+    """
+    N, C = logp.shape
+    rows = np.flatnonzero(valid)
+    cols = t[rows]
+    scale, undefined = 1.0, False
     if reduction == "mean":
-        count = mask.sum() if total is None else total
-        if count:
-            mask = mask / count
-        elif mask.any():
-            mask = mask * np.nan
+        total = rows.size if w is None else float(w[cols].sum())
+        if total:
+            scale = 1.0 / total
+        elif rows.size:
+            scale = float("nan")
         else:
             undefined = True
-    c = _const((q * -mask[:, None]).astype(logp.dtype, copy=False))
-    if reduction != "none":
-        loss = (logp * c).sum()
-        return loss + float("nan") if undefined else loss
-    loss = (logp * c).sum(axis=1)
-    return loss if loss.shape == out_shape else loss.reshape(out_shape)
+    a = -(1.0 - eps) * scale
+    coef = np.full(rows.size, a, logp.dtype) if w is None else (w[cols] * a).astype(logp.dtype, copy=False)
+    dense = None
+    if eps:
+        b = -eps / C * scale
+        dense = np.full(C, b, logp.dtype) if w is None else (w * b).astype(logp.dtype, copy=False)
+    loss = PickNLL.apply(logp, rows=rows, cols=cols, coef=coef, dense=dense, n=N if reduction == "none" else None)
+    if undefined:
+        loss = loss + float("nan")
+    if reduction == "none" and loss.shape != out_shape:
+        loss = loss.reshape(out_shape)
+    return loss
+
+
+def _prob_nll(logp: Tensor, q: np.ndarray, w: np.ndarray | None, reduction: str, out_shape: tuple[int, ...],
+              ) -> Tensor:
+    """loss_i = -sum_c w_c q_ic logp_ic for probability targets ``q`` (N, C) (every class counts: a -inf
+    log-probability gives NaN where q_ic = 0, as in PyTorch); ``'mean'`` divides by N."""
+    if w is not None:
+        q = q * w
+    if reduction == "mean" and q.shape[0]:
+        q = q / q.shape[0]
+    c = _const((-q).astype(logp.dtype, copy=False))
+    if reduction == "none":
+        loss = (logp * c).sum(axis=1)
+        return loss if loss.shape == out_shape else loss.reshape(out_shape)
+    loss = (logp * c).sum()
+    return loss + float("nan") if reduction == "mean" and not q.shape[0] else loss
 
 
 def _weight_vector(weight: Any, C: int | None, dtype: Any, name: str) -> np.ndarray | None:
@@ -411,7 +494,9 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smo
 
     ``-sum_c q_c log_softmax(input)_c`` per row, with ``q`` the one-hot target; the
     :func:`autograd.log_softmax` node keeps it exact for logits of any size, and its
-    gradient is ``softmax(input) - q`` (times the reduction's weight).
+    gradient is ``softmax(input) - q`` (times the reduction's weight). Class targets read
+    only ``log_softmax(input)[i, y_i]`` (a gather), so a -inf logit in another class or a
+    -inf/NaN row that is ignored leaves the loss finite, as in PyTorch.
     ``target`` may also be class probabilities of the same shape as ``input``.
     ``label_smoothing`` = eps mixes the target with the uniform distribution:
     ``q = (1 - eps) q + eps / C``. Rows whose target is ``ignore_index`` count for nothing
@@ -432,15 +517,15 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean", label_smo
     tgt = np.asarray(_raw_buf(target))
     probs = tgt.shape == z.shape and tgt.dtype.kind == "f"
     z, tgt, out_shape = _class_rows(z, tgt, probs, "cross_entropy", allow_probs=True)
-    N, C = z.shape
+    C = z.shape[1]
     w = _weight_vector(weight, C, z.dtype, "cross_entropy")
     if probs:
-        q, mask, total = tgt.astype(z.dtype), np.ones(N, z.dtype), None
-    else:
-        q, mask, total = _class_weights(tgt, C, ignore_index, w, z.dtype, "cross_entropy")
-    if label_smoothing:
-        q = q * (1.0 - label_smoothing) + label_smoothing / C
-    return _weighted_nll(autograd.log_softmax(z, 1), q, mask, w, reduction, total, out_shape)
+        q = tgt.astype(z.dtype)
+        if label_smoothing:
+            q = q * (1.0 - label_smoothing) + label_smoothing / C
+        return _prob_nll(autograd.log_softmax(z, 1), q, w, reduction, out_shape)
+    valid = _class_targets(tgt, C, ignore_index, "cross_entropy")
+    return _class_nll(autograd.log_softmax(z, 1), tgt, valid, w, reduction, out_shape, label_smoothing)
 
 
 def nll_loss(input: Tensor, target: Any, reduction: str = "mean", ignore_index: int = -100, *,
@@ -457,22 +542,44 @@ def nll_loss(input: Tensor, target: Any, reduction: str = "mean", ignore_index: 
     x, t, out_shape = _class_rows(_t(input), np.asarray(_raw_buf(target)), False, "nll_loss")
     C = x.shape[1]
     w = _weight_vector(weight, C, x.dtype, "nll_loss")
-    q, mask, total = _class_weights(t, C, ignore_index, w, x.dtype, "nll_loss")
-    return _weighted_nll(x, q, mask, w, reduction, total, out_shape)
+    valid = _class_targets(t, C, ignore_index, "nll_loss")
+    return _class_nll(x, t, valid, w, reduction, out_shape)
+
+
+def _clamped_log_np(p: np.ndarray, one_minus: bool) -> np.ndarray:
+    """max(log p, -100) (``one_minus``: max(log(1 - p), -100), as log1p(-p)): BCE's logs, as PyTorch clamps them."""
+    with np.errstate(divide="ignore"):
+        return np.maximum(np.log1p(-p) if one_minus else np.log(p), -100.0)
+
+
+class ClampedLog(Function):
+    """y = max(log p, -100) (``one_minus``: max(log(1 - p), -100)); the logs of :class:`BinaryCrossEntropy`.
+
+    dy/dp = 1/p (``one_minus``: -1/(1 - p)) where the log is above -100, 0 where it is clamped
+    (written in Tensor ops, so it is differentiable again).
+    """
+
+    def forward(self, p):
+        out = _clamped_log_np(p, self.one_minus)
+        self.keep = out > -100.0
+        return out
+
+    def backward(self, out, g):
+        p = self.inputs[0]
+        q = 1.0 - p if self.one_minus else p
+        d = g / _where(self.keep, q, 1.0)  # 1 where clamped: no 1/0 there, even in higher derivatives
+        return (_where(self.keep, -d if self.one_minus else d, 0.0),)
 
 
 class BinaryCrossEntropy(Function):
     """loss = -(y log p + (1 - y) log(1 - p)), logs clamped at -100 (as PyTorch).
 
-    dL/dp = g (p - y) / max(p (1 - p), 1e-12);  dL/dy = g (log(1 - p) - log p) (clamped logs).
+    dL/dp = g (p - y) / max(p (1 - p), 1e-12);  dL/dy = g (log(1 - p) - log p) (clamped logs, as
+    :class:`ClampedLog` ops on p, so d/dp of dL/dy is kept with ``create_graph=True``).
     """
 
     def forward(self, p, y):
-        with np.errstate(divide="ignore"):
-            lp = np.maximum(np.log(p), -100.0)
-            l1p = np.maximum(np.log1p(-p), -100.0)
-        self.lp, self.l1p = lp, l1p
-        return -(y * lp + (1.0 - y) * l1p)
+        return -(y * _clamped_log_np(p, False) + (1.0 - y) * _clamped_log_np(p, True))
 
     def backward(self, out, g):
         p, y = self.inputs
@@ -480,7 +587,7 @@ class BinaryCrossEntropy(Function):
         if self.needs_grad[0]:
             gp = g * (p - y) / _clip(p * (1.0 - p), 1e-12, None)
         if self.needs_grad[1]:
-            gy = g * _const(self.l1p - self.lp)
+            gy = g * (ClampedLog.apply(p, one_minus=True) - ClampedLog.apply(p, one_minus=False))
         return gp, gy
 
 
@@ -498,10 +605,21 @@ def _softplus_np(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
+class Softplus(Function):
+    """y = log(1 + e^x) = max(x, 0) + log(1 + e^-|x|) (stable); dy/dx = sigmoid(x)."""
+
+    def forward(self, x):
+        return _softplus_np(x)
+
+    def backward(self, out, g):
+        return (g * sigmoid(self.inputs[0]),)
+
+
 class BCEWithLogits(Function):
     """loss = pw y softplus(-x) + (1 - y) softplus(x)  (= BCE(sigmoid(x), y), stable; pw = pos_weight).
 
-    dL/dx = g ((pw y + 1 - y) sigmoid(x) - pw y);  dL/dy = g (pw softplus(-x) - softplus(x)).
+    dL/dx = g ((pw y + 1 - y) sigmoid(x) - pw y);  dL/dy = g (pw softplus(-x) - softplus(x));
+    dL/dpw = g y softplus(-x): all Tensor ops on x, y and pw (:class:`Softplus`), so differentiable again.
     """
 
     def forward(self, x, y, pw):
@@ -513,9 +631,9 @@ class BCEWithLogits(Function):
         if self.needs_grad[0]:
             gx = g * ((pw * y + 1.0 - y) * sigmoid(x) - pw * y)
         if self.needs_grad[1] or self.needs_grad[2]:
-            spn, sp = _const(_softplus_np(-x.data)), _const(_softplus_np(x.data))
+            spn = Softplus.apply(-x)
             if self.needs_grad[1]:
-                gy = g * (pw * spn - sp)
+                gy = g * (pw * spn - Softplus.apply(x))
             if self.needs_grad[2]:
                 gpw = g * y * spn
         return gx, gy, gpw
@@ -531,5 +649,15 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, reduction: str 
     y = target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=x.dtype))
     _same_shape(x, y, "binary_cross_entropy_with_logits")
     pw = _const(np.ones((), x.dtype)) if pos_weight is None else _t(pos_weight)
+    try:
+        fits = np.broadcast_shapes(pw.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: pos_weight of shape {pw.shape} does not broadcast to the "
+            f"input's shape {x.shape}; expected a shape that broadcasts to {x.shape}"
+            + (f", e.g. ({x.shape[-1]},): one weight per class of the last axis" if x.ndim else "")
+        )
     return _reduce(BCEWithLogits.apply(x, y, pw), reduction, "binary_cross_entropy_with_logits")
 
