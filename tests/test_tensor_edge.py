@@ -236,3 +236,10 @@ def test_pad_still_takes_an_int_a_pair_and_one_pair_per_axis():
     x = Tensor(np.zeros((2, 3)))
     assert x.pad(1).shape == (4, 5) and x.pad((1, 2)).shape == (5, 6)
     assert x.pad(((1, 0), (0, 2))).shape == (3, 5) and x.pad(((1,), (2,))).shape == (4, 7)
+
+
+def test_softmax_names_itself_in_axis_errors():
+    with pytest.raises(ValueError, match="^softmax: axis 2 is out of range"):
+        ag.softmax(Tensor(np.zeros((2, 2))), 2)
+    with pytest.raises(ValueError, match="^log_softmax: axis 2 is out of range"):
+        ag.log_softmax(Tensor(np.zeros((2, 2))), 2)

@@ -46,7 +46,8 @@ def log_softmax(x: Tensor, axis: Any = -1) -> Tensor:
 
 def softmax(x: Tensor, axis: Any = -1) -> Tensor:
     """e^x / sum e^x = exp(log_softmax(x)): entries in [0, 1] summing to 1, stable."""
-    return log_softmax(x, axis).exp()
+    x = lift(x)
+    return LogSoftmax.apply(x, axes=norm_axes(axis, x.ndim, "softmax")).exp()
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
