@@ -158,6 +158,8 @@ class _Unset:
 
 _REACHED = _Unset()
 
+SUM_RETAINED = "sum"  # a node's _retain_grad asking for its gradients to be summed across passes (Tensor)
+
 
 _ENTERED = _Unset()  # toposort's mark of a node whose parents are being finished (it is in the stack)
 
@@ -182,7 +184,9 @@ def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) ->
     graphs of a million scalars): ``None`` not entered, then an "entered"
     sentinel, then the "reached" one.  They are cleared before returning
     unless ``keep_marks`` (used by :func:`run_backward`, which then sums
-    gradients into those slots, starting from "reached").
+    gradients into those slots, starting from "reached"); with ``keep_marks``
+    an operation whose graph was released raises the "backward a second time"
+    error here, before the pass has moved any gradient.
     """
     reached = _REACHED
     entered = _ENTERED
@@ -214,6 +218,9 @@ def toposort(root: Any, *, constants: bool = False, keep_marks: bool = False) ->
                         stack.append(b)
                 if a._gacc is None and (a.requires_grad or constants):
                     stack.append(a)
+            elif keep_marks and node._backward is not None:
+                # an operation released by an earlier pass: refused before any gradient reaches a leaf
+                raise RuntimeError(_FREED_MSG)
     except BaseException:
         _clear(order)
         _clear(stack)
@@ -289,8 +296,9 @@ def run_backward(
 
     With ``accumulate`` the gradient reaching each leaf is added to its
     ``grad`` (``_accumulate``); nodes whose class (or instance) sets
-    ``_retain_grad`` also keep the gradient they received in ``grad``
-    (overwritten, never accumulated across calls).  With ``inputs`` the
+    ``_retain_grad`` also keep the gradient they received: ``True`` (a
+    Value) puts this pass's gradient in ``grad``, :data:`SUM_RETAINED` (a
+    Tensor's ``retain_grad()``) adds it with ``_accumulate``, as for a leaf.  With ``inputs`` the
     gradients reaching those nodes are returned in a dict keyed by ``id``
     (used by :func:`autograd.grad`; without ``inputs``, None is returned);
     with ``prune`` as well, only the nodes with one of them behind them run
@@ -348,8 +356,12 @@ def run_backward(
                 if accumulate:
                     node._accumulate(g)
                 continue
-            if accumulate and node._retain_grad:
-                node.grad = g
+            r = node._retain_grad
+            if r and accumulate:
+                if r is True:  # a Value: the gradient of this pass (teaching)
+                    node.grad = g
+                else:  # a Tensor's retain_grad(): summed across passes into a grad of its own, as PyTorch's
+                    node._accumulate(g)
             pg = f(node, g)
             # add each parent's share; a parent outside this walk (a constant) has _gacc None. The same
             # three lines are written out for _a, _b and each of _rest on purpose: this is the scalar hot path

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import function as _function
-from .graph import _GradMode, run_backward
+from .graph import SUM_RETAINED, _GradMode, run_backward
 
 __all__ = [
     "Tensor",
@@ -184,8 +184,8 @@ class Tensor:
         return self._ctx
 
     def retain_grad(self) -> None:
-        """Keep ``grad`` on this non-leaf Tensor after backward (as in PyTorch)."""
-        self._retain_grad = True
+        """Keep ``grad`` on this non-leaf Tensor after backward, summed over backward passes (as in PyTorch)."""
+        self._retain_grad = SUM_RETAINED
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind not in "fc":
@@ -234,6 +234,9 @@ class Tensor:
         gradient = gradient if isinstance(gradient, Tensor) else Tensor._wrap(np.asarray(gradient, self.dtype))
         if gradient.data.shape != self.data.shape:
             raise ValueError(f"{who}: gradient has shape {gradient.shape}, expected {self.shape}")
+        gd, d = gradient.data.dtype, self.data.dtype
+        if gd is not d and gd != d:  # (a Tensor's; an array was converted above. Identity first: != is slow)
+            gradient = gradient.astype(d)
         return gradient
 
     # --- array attributes -------------------------------------------------

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd import Value, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from autograd import Tensor, Value, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from autograd.graph import run_backward, toposort
 
 
@@ -209,3 +210,44 @@ def test_set_grad_enabled_as_decorator_does_not_flip_mode_at_definition():
     assert is_grad_enabled()
     assert f(Value(1.0))._prev == ()
     assert is_grad_enabled()
+
+
+def test_retain_grad_sums_over_passes_in_a_gradient_of_its_own():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 3.0
+    y.retain_grad()
+    z = y.sum()
+    z.backward(retain_graph=True)
+    z.backward()
+    np.testing.assert_array_equal(y.grad.data, [2.0, 2.0])  # summed, as a leaf's (PyTorch too)
+    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+    y = x * 3.0
+    y.retain_grad()
+    seed = Tensor(np.array([1.0, 5.0]))
+    y.backward(seed)
+    assert y.grad is not seed and not np.shares_memory(y.grad.data, seed.data)
+    y.grad.data[0] = 99.0
+    assert seed.data[0] == 1.0
+
+
+def test_backward_through_a_released_graph_changes_no_gradient():
+    a = Tensor(np.array([1.0, 1.0]), requires_grad=True)
+    b = a * 2.0
+    shared = b * 1.0
+    (shared.sum() + a.sum()).backward()  # releases b and shared
+    np.testing.assert_array_equal(a.grad.data, [3.0, 3.0])
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        (shared.sum() + a.sum()).backward()  # a is a leaf of the new sum, reached before the released shared
+    np.testing.assert_array_equal(a.grad.data, [3.0, 3.0])  # untouched by the refused pass
+    assert all(n._gacc is None for n in (a, b, shared))
+
+
+def test_a_tensor_gradient_of_another_dtype_is_cast_to_the_outputs():
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    y = x * 2.0
+    y.retain_grad()
+    y.backward(Tensor(np.ones(3, np.float64)))
+    assert x.grad.dtype == np.float32 and y.grad.dtype == np.float32
+    y = x * 2.0
+    y.backward(Tensor(np.ones(3, np.float64)))
+    assert x.grad.dtype == np.float32
