@@ -11,8 +11,14 @@ Decisions for awkward input (documented here and tested):
 * an operand that is not a ``Value``, ``int`` or ``float`` raises ``TypeError``
   naming the operation and the type;
 * ``log`` of a number <= 0 raises ``ValueError`` (as :func:`math.log` does);
-* division by zero raises ``ZeroDivisionError`` (Python's float rule);
-* ``exp`` that overflows returns ``inf`` (the IEEE result) instead of raising;
+* division by zero, and ``0 ** k`` for ``k < 0``, raise ``ZeroDivisionError``
+  (Python's float rule);
+* ``exp`` or ``**`` that overflows returns ``inf`` (the IEEE result, as ``x * x``
+  does) instead of raising, and so does an infinite derivative: ``x ** 0.5``
+  at 0 has gradient ``inf``, ``a / b`` with tiny ``b`` gradients up to ``-inf``
+  (as in PyTorch);
+* a numpy number (or other real number) operand or exponent becomes a Python
+  ``float`` first, so the rules here apply to it too;
 * ``a ** b`` with a ``Value`` exponent needs ``a > 0`` for ``d/db = a^b ln a``:
   a negative base raises ``ValueError``; a zero base gives ``0 ** b`` with
   ``d/db = 0`` (the limit of ``a^b ln a`` as ``a -> 0+`` for ``b > 0``).  With a
@@ -190,21 +196,35 @@ class Value:
     def __pow__(self, other: Value | float) -> Value:
         """d(a^b)/da = b a^(b-1); d(a^b)/db = a^b ln a (Value exponents only)"""
         a = self.data
-        if type(other) is Value:
-            if a < 0.0:
-                raise ValueError(
-                    f"Value.__pow__: a Value exponent needs a base >= 0 (d/db = a^b ln a), got base {a!r}"
-                )
-            out = a**other.data
-            if _GradMode.enabled:
-                return _node2(out, self, other, _pow_backward)
-            return _leaf(out)
-        if not isinstance(other, Real):
-            raise TypeError(f"Value.__pow__: expected a Value, int or float exponent, got {type(other).__name__}")
+        t = type(other)
+        if t is not int and t is not float:
+            if t is Value or isinstance(other, Value):  # any Value: also lincomb's _NaryValue
+                if a < 0.0:
+                    raise ValueError(
+                        f"Value.__pow__: a Value exponent needs a base >= 0 (d/db = a^b ln a), got base {a!r}"
+                    )
+                b = other.data
+                try:
+                    out = a**b
+                except ZeroDivisionError:
+                    raise ZeroDivisionError(f"Value.__pow__: 0.0 ** {b!r} is undefined") from None
+                except OverflowError:
+                    out = _pow_inf(a, b)
+                if _GradMode.enabled:
+                    return _node2(out, self, other, _pow_backward)
+                return _leaf(out)
+            if not isinstance(other, Real):
+                raise TypeError(f"Value.__pow__: expected a Value, int or float exponent, got {type(other).__name__}")
+            other = float(other)  # numpy numbers, Fraction, bool: a Python float first, as _lift does
         try:
             out = a**other
         except ZeroDivisionError:
             raise ZeroDivisionError(f"Value.__pow__: 0.0 ** {other!r} is undefined") from None
+        except OverflowError:  # too big for a float: IEEE gives +-inf (x * x does too)
+            k = float(other)  # an int too large for a float still raises OverflowError here
+            if a < 0.0 and not k.is_integer():
+                raise ValueError(f"Value.__pow__: {a!r} ** {other!r} is not a real number") from None
+            out = _pow_inf(a, k)
         if isinstance(out, complex):
             raise ValueError(f"Value.__pow__: {a!r} ** {other!r} is not a real number")
         if _GradMode.enabled:
@@ -394,16 +414,19 @@ def _sub_backward(out: Value, g: float) -> tuple:
 
 
 def _div_backward(out: Value, g: float) -> tuple:
-    a = out._a
     b = out._b
-    return g / b.data, -g * a.data / (b.data * b.data)
+    # -g a / b^2 written as -g (a/b) / b: b * b underflows to 0 for |b| < 1.5e-162
+    return g / b.data, -g * out.data / b.data
 
 
 def _pow_backward(out: Value, g: float) -> tuple:
-    a = out._a
-    b = out._b
-    da = g * b.data * a.data ** (b.data - 1.0) if a.data != 0.0 or b.data >= 1.0 else 0.0
-    db = g * out.data * math.log(a.data) if a.data > 0.0 else 0.0
+    x = out._a.data
+    y = out._b.data
+    try:
+        da = g * y * x ** (y - 1.0) if y != 0.0 else 0.0
+    except (ZeroDivisionError, OverflowError):  # 0 ** negative, or too big: +-inf (sqrt at 0)
+        da = g * y * _pow_inf(x, y - 1.0)
+    db = g * out.data * math.log(x) if x > 0.0 else 0.0
     return da, db
 
 
@@ -416,15 +439,32 @@ def _make_const_pow_backward(k: float):
     if f is not None:
         return f
 
+    km1 = k - 1.0
+
     def _const_pow_backward(out: Value, g: float) -> tuple:
-        a = out._a
-        return (g * k * a.data ** (k - 1.0) if k != 0.0 else 0.0,)
+        x = out._a.data
+        try:
+            return (g * k * x**km1 if k != 0.0 else 0.0,)
+        except (ZeroDivisionError, OverflowError):  # 0 ** negative (sqrt at 0), or too big: +-inf
+            return (g * k * _pow_inf(x, km1),)
 
     _const_pow_backward.op = f"**{k:g}"
 
     if len(_CONST_POW_BACKWARD) < 256:
         _CONST_POW_BACKWARD[k] = _const_pow_backward
     return _const_pow_backward
+
+
+def _pow_inf(x: float, y: float) -> float:
+    """``x ** y`` where Python's float ``**`` raises but IEEE 754 ``pow`` gives an infinity.
+
+    Python raises ``ZeroDivisionError`` for ``0.0 ** y`` with ``y < 0`` and
+    ``OverflowError`` for a result too big for a float; C's ``pow``, NumPy and
+    PyTorch give ``inf`` there, negative when the base is negative (or ``-0.0``)
+    and ``y`` an odd integer: ``(-0.0) ** -1 = -inf``, ``(-1e200) ** 3 = -inf``,
+    ``(-1e200) ** 2 = +inf``.  Only for those two cases (it does not compute a power).
+    """
+    return -math.inf if math.copysign(1.0, x) < 0.0 and y % 2.0 == 1.0 else math.inf
 
 
 def _neg_backward(out: Value, g: float) -> tuple:

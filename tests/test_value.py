@@ -479,3 +479,127 @@ def test_drawing_a_fused_neuron():
     src = draw(n).source
     assert "lincomb" in src and all(name in src for name in ("w0", "w1", "x0", "x1", "b", "n"))
     assert src.count("->") == 5 + 1 + 2  # five parents into lincomb, lincomb -> relu, op ellipses to results
+
+
+# --- IEEE results instead of float crashes, Value subclasses and numpy exponents --------------
+# (expected numbers are PyTorch's: float64 tensors, same operations)
+@pytest.mark.parametrize(
+    "x0, k, data, grad",
+    [
+        (0.0, 0.5, 0.0, math.inf),  # d/dx sqrt(x) at 0 (0.0 ** -0.5 raised ZeroDivisionError)
+        (-0.0, 0.5, 0.0, math.inf),
+        (1e-200, -1.5, 1e300, -math.inf),  # (1e-200) ** -2.5 raised OverflowError
+        (1e200, 2, math.inf, 2e200),  # forward: (1e200) ** 2 raised OverflowError; x * x gives inf
+        (1e200, 2.0, math.inf, 2e200),
+        (-1e200, 3, -math.inf, math.inf),
+        (-1e200, 2, math.inf, -2e200),
+        (-1e200, 4, math.inf, -math.inf),
+        (1e-200, -2, math.inf, -math.inf),
+    ],
+)
+def test_pow_overflow_and_infinite_derivative_give_ieee_inf(x0, k, data, grad):
+    x = Value(x0)
+    y = x**k
+    assert y.data == data and type(y.data) is float
+    y.backward()
+    assert x.grad == grad
+    with no_grad():
+        assert (Value(x0) ** k).data == data
+
+
+def test_pow_value_exponent_overflow_and_infinite_derivative_give_ieee_inf():
+    a, b = Value(1e200), Value(2.0)
+    y = a**b
+    assert y.data == math.inf
+    y.backward()
+    assert a.grad == 2e200 and b.grad == math.inf
+    a, b = Value(0.0), Value(0.5)  # d/da a ** 0.5 at 0 is inf, as with a number exponent
+    (a**b).backward()
+    assert a.grad == math.inf and b.grad == 0.0
+    a, b = Value(1e-200), Value(-1.5)
+    (a**b).backward()
+    assert a.grad == -math.inf and b.grad == pytest.approx(1e300 * math.log(1e-200))
+    a, b = Value(0.0), Value(0.0)  # 0 ** 0 = 1, a constant in a: d/da = 0 (as PyTorch)
+    (a**b).backward()
+    assert a.grad == 0.0
+
+
+@pytest.mark.parametrize(
+    "x, y", [(-0.0, -1.0), (0.0, -1.0), (-0.0, -2.0), (-0.0, -0.5), (-0.0, -3.0), (-1e200, 3.0), (-1e200, 2.0),
+             (1e200, 3.0), (-1e-200, -3.0), (-1e-200, -2.0), (1e-200, -2.5)],
+)
+def test_pow_inf_sign_matches_ieee_pow(x, y):
+    np = pytest.importorskip("numpy")
+    with np.errstate(all="ignore"):
+        expected = float(np.power(np.float64(x), np.float64(y)))
+    assert math.isinf(expected)
+    assert value_mod._pow_inf(x, y) == expected
+
+
+def test_pow_documented_errors_are_kept():
+    with pytest.raises(ZeroDivisionError, match="0.0 \\*\\* -1"):
+        Value(0.0) ** -1  # forward 0 to a negative power stays an error
+    with pytest.raises(ZeroDivisionError):
+        Value(0.0) ** Value(-1.0)
+    with pytest.raises(ValueError, match="not a real number"):
+        Value(-1e200) ** 2.5  # complex, and too big: still "not real", not inf
+    with pytest.raises(ValueError, match="not a real number"):
+        Value(-1e-200) ** -2.5
+    with pytest.raises(OverflowError):
+        Value(0.5) ** 10**400  # an int exponent too big for a float is not an overflowed power
+
+
+@pytest.mark.parametrize("a0, b0, ga, gb", [(1.0, 1e-170, 1e170, -math.inf), (3.0, -1e-170, -1e170, -math.inf),
+                                              (1e-300, 1e-170, 1e170, -1e40)])
+def test_div_backward_with_a_tiny_divisor(a0, b0, ga, gb):
+    a, b = Value(a0), Value(b0)
+    y = a / b  # b * b underflowed to 0.0 in the old backward: ZeroDivisionError
+    y.backward()
+    assert a.grad == ga and b.grad == pytest.approx(gb, rel=1e-12)
+
+
+def test_div_backward_zero_numerator_gives_negative_zero():
+    a, b0 = Value(0.0), Value(1e-170)
+    b = b0 * 1.0  # an intermediate: its grad is set, not added to a leaf's +0.0
+    y = a / b
+    y.backward()
+    assert a.grad == 1e170
+    assert b.grad == 0.0 and math.copysign(1.0, b.grad) == -1.0  # -0.0, as PyTorch
+
+
+def test_pow_with_a_lincomb_exponent():
+    w, x = Value(1.0), Value(2.0)
+    e = Value.lincomb([w], [x], Value(0.0))  # a Value subclass (_NaryValue), data 2.0
+    y = Value(3.0) ** e
+    assert y.data == 9.0 and y._op == "**"
+    y.backward()
+    assert e.grad == pytest.approx(9.0 * math.log(3.0)) and w.grad == pytest.approx(2 * 9.0 * math.log(3.0))
+    z = 2**e
+    assert z.data == 4.0
+    base = Value(2.0)
+    (base**e).backward()
+    assert base.grad == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="base"):
+        Value(-2.0) ** e
+
+
+def test_pow_numpy_exponent_is_a_python_float():
+    np = pytest.importorskip("numpy")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy RuntimeWarning on the way to the error
+        with pytest.raises(ValueError, match="not a real number"):
+            Value(-4.0) ** np.float64(0.5)
+        with pytest.raises(ZeroDivisionError):
+            Value(0.0) ** np.float64(-1.0)
+        with pytest.raises(ValueError, match="not a real number"):
+            Value(-4.0) ** np.float32(0.5)
+    for k in (np.int64(3), np.float64(3.0), np.float32(3.0)):
+        x = Value(2.0)
+        y = x**k
+        assert y.data == 8.0 and type(y.data) is float and y._op == "**3"
+        y.backward()
+        assert x.grad == 12.0 and type(x.grad) is float
+    x = Value(-2.0)
+    assert (x ** np.int64(3)).data == -8.0  # an integer-valued exponent works for a negative base
