@@ -144,7 +144,17 @@ def _chunks(gm: _ConvGeom, itemsize: int) -> list[int]:
 
     A small problem is one chunk (threads would cost more than they save); otherwise the number
     of chunks is a multiple of 4 (at most the batch), so 1, 2 or 4 threads get equal shares.  It
-    depends only on the shapes, so results do not depend on the thread count.
+    depends only on the shapes, and so does the order in which the chunks' weight gradients are
+    summed.  When the chunks are spread over several threads, each chunk's product runs on one
+    OpenBLAS thread, so a batch of several chunks gives the same numbers whatever the thread count.
+    A batch of one chunk (e.g. N = 1, or any small problem) is one matrix product run on the calling
+    thread, and once it has at least ``GEMM_PARALLEL_MACS`` multiply-adds OpenBLAS runs it on all
+    the intra-op threads (``gemm_threads``); OpenBLAS's summation order then depends on its thread
+    count, so the output and both gradients of such a convolution can differ between thread counts
+    by rounding (measured: up to about 6e-7 of the largest entry in float32, i.e. 6e-5 on entries
+    near 100; float64 showed no difference there, but nothing guarantees it).  The same can happen
+    to a several-chunk batch whose chunks run serially because another thread of the program holds
+    the pool.  Repeated runs with the same thread count gave identical results.
     """
     n = gm.xshape[0]
     per_sample = gm.ckk * gm.ho * gm.wo * itemsize
@@ -269,7 +279,7 @@ def _conv_backward_weight(x: np.ndarray, g: np.ndarray, gm: _ConvGeom) -> np.nda
         np.matmul(_g_rows(g, s, e, dtype), _cols(x, s, e, gm, dtype).T, out=parts[k])
 
     parallel_for(len(bounds) - 1, work)
-    # summed in chunk order whatever the thread count, so results do not depend on it
+    # summed in chunk order whatever the thread count, so the split over threads does not change the sum
     gw = np.empty(gm.wshape, dtype)  # an array of its own (not a reshaped view), so a leaf can adopt it
     np.add.reduce(parts, axis=0, out=gw.reshape(o, gm.ckk))
     return gw
@@ -581,8 +591,29 @@ def _scatter2x2(g: np.ndarray, idx: np.ndarray, gm: _PoolGeom) -> np.ndarray:
     return gx
 
 
+def _real_winners(y: np.ndarray, idx: np.ndarray, gm: _PoolGeom) -> None:
+    """General path with padding: a window whose real entries are all -inf ties with its -inf padding and
+    keeps window index 0, a padding cell when the window starts in the top or left padding; PyTorch gives
+    it the window's first real entry (row-major).  Only windows of the first ceil(ph/sh) rows or
+    ceil(pw/sw) columns start in the padding, so only those are looked at."""
+    if y.dtype.kind != "f":
+        return
+    rt, ct = -(-gm.ph // gm.sh), -(-gm.pw // gm.sw)
+    i0 = np.maximum(gm.ph - gm.sh * np.arange(gm.ho), 0)  # first real row of each window row, in the window
+    j0 = np.maximum(gm.pw - gm.sw * np.arange(gm.wo), 0)
+    first = i0.reshape(-1, 1) * gm.kw + j0  # (ho, wo): window index of each window's first real entry
+    for rows, cols in ((slice(0, rt), slice(None)), (slice(None), slice(0, ct))):
+        ys = y[:, :, rows, cols]
+        np.copyto(idx[:, :, rows, cols], first[rows, cols], where=ys == -np.inf, casting="unsafe")
+
+
 class MaxPool2d(Function):
-    """y = max over each window; dL/dx = g at the (first, row-major) argmax of each window, 0 elsewhere."""
+    """y = max over each window, NaN if it holds one; dL/dx = g at each window's winner, 0 elsewhere.
+
+    The winner is PyTorch's: the last NaN (row-major) of a window holding one, else the first maximum
+    (row-major, never a padding cell); except that the 2x2 stride-2 unpadded path does not look for
+    NaNs (see max_pool2d).
+    """
 
     def forward(self, x):
         gm = self.gm
@@ -594,10 +625,17 @@ class MaxPool2d(Function):
         _, first = next(views)
         y = first.copy()
         idx = np.zeros(y.shape, np.uint8 if gm.kh * gm.kw <= 256 else np.int32)
+        # a NaN never wins a strict comparison (and one in y is never displaced), so the loop below is exact
+        # only for NaN-free input: one reduction over x (np.maximum propagates NaN) decides
+        nan = x.dtype.kind == "f" and x.size > 0 and np.isnan(np.maximum.reduce(x, axis=None))
         for k, view in views:
             better = np.greater(view, y)  # strict: ties keep the earlier (row-major) position
+            if nan:
+                better |= np.isnan(view)  # PyTorch's `val > max || isnan(val)`: the last NaN wins
             np.copyto(y, view, where=better)
             np.copyto(idx, k, where=better, casting="unsafe")
+        if gm.ph or gm.pw:
+            _real_winners(y, idx, gm)
         self.idx = idx
         return y
 
@@ -670,7 +708,16 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     ``stride`` defaults to ``kernel_size``; ``padding`` pads with -inf (at most half the kernel).
     Ties: the whole gradient of a window goes to **one** of its maxima, the first in row-major
     order within the window, as in PyTorch (so ``max_pool2d`` of a constant image sends each
-    window's gradient to its top-left entry).  NaN inputs are not propagated.
+    window's gradient to its top-left entry); a padding cell never wins (a window whose real
+    entries are all -inf sends its gradient to the first of them).
+
+    NaN: a window holding a NaN gives NaN, as in PyTorch.  Its gradient goes to that NaN (the last
+    one in row-major order if there are several), as in PyTorch, and the gradient of the gradient
+    reads the same positions -- except on the 2x2, stride-2, unpadded path (kernel_size=2 with the
+    default stride), which does not look for NaNs, since the check would cost a few percent of the
+    pool's time on NaN-free input: there a NaN window's gradient goes to one of its left-column
+    entries (the top-left one if that column holds a NaN, else the column's larger entry, the top
+    one on a tie), so not necessarily to a NaN.
     """
     x, gm = _pool_args("max_pool2d", x, kernel_size, stride, padding)
     return MaxPool2d.apply(x, gm=gm)
