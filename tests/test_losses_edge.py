@@ -8,22 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import check_grad, check_grad2, seeds, values
+from test_losses import log_softmax_np, t64  # (a -inf logit gives a -inf entry)
 
 import nn.functional as F
 from autograd import Tensor, grad, gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(4)
 INF = np.inf
-
-
-def t64(a, requires_grad=True):
-    return Tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
-
-
-def log_softmax_np(z):
-    """Row-wise log-softmax by hand; a -inf logit gives a -inf entry (rows need a finite logit)."""
-    m = z.max(1, keepdims=True)
-    return z - m - np.log(np.exp(z - m).sum(1, keepdims=True))
 
 
 # --- cross_entropy / nll_loss: only the target entries are read ------------------------------
