@@ -37,6 +37,7 @@ million nodes deep are fine.  There is no other backward loop in the project.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -84,6 +85,12 @@ class _ModeContext:
     state: Any = _GradMode
     mode = True
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # ``@no_grad`` without parentheses (a switch that takes no argument, given the function itself)
+        if len(args) == 1 and not kwargs and callable(args[0]) and cls.__init__ is object.__init__:
+            return cls()(args[0])
+        return super().__new__(cls)
+
     def __enter__(self) -> None:
         self.prev = self.state.enabled
         self.state.enabled = self.mode
@@ -93,6 +100,8 @@ class _ModeContext:
 
     def __call__(self, fn: Callable) -> Callable:
         state, mode = self.state, self.mode
+        if inspect.isgeneratorfunction(fn):
+            return _generator_in_mode(fn, state, mode)
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -104,6 +113,35 @@ class _ModeContext:
                 state.enabled = prev
 
         return wrapper
+
+
+def _generator_in_mode(fn: Callable, state: Any, mode: bool) -> Callable:
+    """A generator function whose body runs in ``mode`` each time it is resumed (and the caller's mode
+    between its yields), as PyTorch's decorators do; values sent and exceptions thrown in are passed on."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        gen = fn(*args, **kwargs)
+        resume, value = gen.send, None
+        while True:
+            prev = state.enabled
+            state.enabled = mode
+            try:
+                item = resume(value)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                state.enabled = prev
+            try:
+                value = yield item
+                resume = gen.send
+            except GeneratorExit:
+                gen.close()
+                raise
+            except BaseException as e:  # thrown in by the caller: into the body, in mode
+                resume, value = gen.throw, e
+
+    return wrapper
 
 
 class _SetMode(_ModeContext):

@@ -251,3 +251,49 @@ def test_a_tensor_gradient_of_another_dtype_is_cast_to_the_outputs():
     y = x * 2.0
     y.backward(Tensor(np.ones(3, np.float64)))
     assert x.grad.dtype == np.float32
+
+
+def test_bare_decorators_and_generator_functions_keep_the_mode():
+    @no_grad
+    def plain():
+        return is_grad_enabled()
+
+    assert plain() is False and is_grad_enabled()
+
+    @no_grad()
+    def gen(n):
+        got = yield is_grad_enabled()
+        for _ in range(n):
+            got = yield (is_grad_enabled(), got)
+        return "done"
+
+    g = gen(2)
+    assert next(g) is False and is_grad_enabled()  # the body runs without grad, the caller keeps it
+    assert g.send(5) == (False, 5) and is_grad_enabled()
+    with no_grad():
+        assert g.send(6) == (False, 6) and not is_grad_enabled()
+
+    def outer():
+        return (yield from gen(0))
+
+    o = outer()
+    next(o)
+    with pytest.raises(StopIteration) as stop:
+        o.send(None)
+    assert stop.value.value == "done"
+
+    @enable_grad()
+    def catches():
+        try:
+            yield 1
+        except KeyError:
+            yield is_grad_enabled()
+
+    c = catches()
+    next(c)
+    with no_grad():
+        assert c.throw(KeyError()) is True and not is_grad_enabled()
+    c.close()
+    assert is_grad_enabled()
+    with pytest.raises(TypeError):
+        set_grad_enabled()  # (a switch that needs its value is not a bare decorator)
