@@ -388,9 +388,7 @@ def run_backward(
                     on_way = needed[id(node)]
                     if on_way is not None and hasattr(f, "on_way"):  # a parent off the way: not needed
                         f = functools.partial(f.on_way, on_way=on_way)
-            if a is None:  # a leaf (or an operation whose graph was released)
-                if f is not None:
-                    raise RuntimeError(_FREED_MSG)
+            if a is None:  # a leaf (an operation whose graph was released was refused by toposort)
                 if accumulate:
                     node._accumulate(g)
                 continue
