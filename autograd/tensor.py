@@ -67,14 +67,11 @@ def get_rng() -> np.random.Generator:
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        if isinstance(data, np.ndarray | np.generic) and data.dtype != object:
-            return np.asarray(data, dtype=dtype)
-        _refuse_objects(np.asarray(data) if data is not None else None)  # None would become NaN
-        return np.asarray(data, dtype=dtype)
     arr = np.asarray(data)
     if arr.dtype == object:
         _refuse_objects(arr)
+    if dtype is not None:
+        return arr.astype(dtype, copy=False)
     if arr.dtype == np.float64 and isinstance(data, np.ndarray | np.generic):
         return arr  # float64 arrays are kept
     if arr.dtype != np.float32:
@@ -82,15 +79,15 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     return arr
 
 
-def _refuse_objects(arr: np.ndarray | None) -> None:
-    """Raise for data numpy could only hold as objects that are not numbers (None, say), as PyTorch does:
+def _refuse_objects(arr: np.ndarray) -> None:
+    """Raise for an object array holding something that is not a number (None, say), as PyTorch does:
     numpy would turn None into NaN without a word.  (Python ints too big for int64 are numbers.)"""
-    if arr is None or (arr.dtype == object and not all(isinstance(v, numbers.Number) for v in arr.flat)):
-        bad = None if arr is None else next(v for v in arr.flat if not isinstance(v, numbers.Number))
-        raise TypeError(
-            f"Tensor: could not infer dtype of {type(bad).__name__} ({bad!r}); "
-            "expected numbers, nested lists of numbers or a numeric array"
-        )
+    for v in arr.flat:
+        if not isinstance(v, numbers.Number):
+            raise TypeError(
+                f"Tensor: could not infer dtype of {type(v).__name__} ({v!r}); "
+                "expected numbers, nested lists of numbers or a numeric array"
+            )
 
 
 class Tensor:
