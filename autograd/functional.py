@@ -247,20 +247,19 @@ def _jacobian_of(out: Tensor, xs: list[Tensor], create_graph: bool) -> list[Tens
 def hessian(f: Callable, x: Any, create_graph: bool = False) -> Tensor | tuple[tuple[Tensor, ...], ...]:
     """The Hessian ``H[i..., j...] = d^2 f / dx[i...] dx[j...]`` of a scalar ``f``, shape ``x.shape + x.shape``.
 
-    Computed as the Jacobian of the gradient: ``jacobian(grad(f, create_graph=True), x)``
-    (one backward pass recorded with ``create_graph``, then one backward pass
-    per element of ``x`` through it).  ``x`` may be a tuple of arguments:
+    Computed as the Jacobian of the gradient (one backward pass recorded with
+    ``create_graph``, then one backward pass per element of ``x`` through it).  ``x`` may be a tuple of arguments:
     then ``f(*x)`` is differentiated and, as ``torch.autograd.functional.hessian``,
     a tuple of tuples is returned, ``H[i][j] = d^2 f / dx_i dx_j`` of shape
     ``x[i].shape + x[j].shape`` (the gradient with respect to all of ``x``
     is recorded once; one backward pass per element of each ``x[i]``).
     """
-    if not isinstance(x, tuple):
-        return jacobian(grad(f, create_graph=True), x, create_graph=create_graph)
-    xs = [_as_input(a, keep_graph=create_graph) for a in x]
+    single = not isinstance(x, tuple)
+    xs = [_as_input(a, keep_graph=create_graph) for a in ((x,) if single else x)]
     with enable_grad():
         gs = grad(f, argnums=tuple(range(len(xs))), create_graph=True)(*xs)
-        return tuple(tuple(_jacobian_of(g, xs, create_graph)) for g in gs)
+        blocks = tuple(tuple(_jacobian_of(g, xs, create_graph)) for g in gs)
+    return blocks[0][0] if single else blocks
 
 
 def hvp(f: Callable, x: Any, v: Any) -> tuple[Tensor, Tensor]:

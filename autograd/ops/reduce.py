@@ -146,12 +146,12 @@ def std(a: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
 def _extreme(a: Tensor, axis: Any, keepdims: bool, sign: int, name: str) -> Tensor:
     a = lift(a)
     axes = norm_axes(axis, a.ndim, name)
-    empty = [i for i in axes if a.shape[i] == 0] if a.size == 0 else None  # (0, 3).max(1) is fine: (0,)
-    if empty:  # an empty slice has no max
-        raise ValueError(
-            f"{name}: cannot reduce over empty axis {empty[0]} of a tensor of shape {a.shape}; "
-            "expected every reduced axis to have at least one entry"
-        )
+    for i in axes:  # an empty slice has no max ((0, 3).max(1) is fine: shape (0,))
+        if a.shape[i] == 0:
+            raise ValueError(
+                f"{name}: cannot reduce over empty axis {i} of a tensor of shape {a.shape}; "
+                "expected every reduced axis to have at least one entry"
+            )
     return Max.apply(a, axes=axes, keepdims=keepdims, sign=sign)
 
 
