@@ -203,30 +203,14 @@ class Value:
                     raise ValueError(
                         f"Value.__pow__: a Value exponent needs a base >= 0 (d/db = a^b ln a), got base {a!r}"
                     )
-                b = other.data
-                try:
-                    out = a**b
-                except ZeroDivisionError:
-                    raise ZeroDivisionError(f"Value.__pow__: 0.0 ** {b!r} is undefined") from None
-                except OverflowError:
-                    out = _pow_inf(a, b)
+                out = _float_pow(a, other.data)
                 if _GradMode.enabled:
                     return _node2(out, self, other, _pow_backward)
                 return _leaf(out)
             if not isinstance(other, Real):
                 raise TypeError(f"Value.__pow__: expected a Value, int or float exponent, got {type(other).__name__}")
             other = float(other)  # numpy numbers, Fraction, bool: a Python float first, as _lift does
-        try:
-            out = a**other
-        except ZeroDivisionError:
-            raise ZeroDivisionError(f"Value.__pow__: 0.0 ** {other!r} is undefined") from None
-        except OverflowError:  # too big for a float: IEEE gives +-inf (x * x does too)
-            k = float(other)  # an int too large for a float still raises OverflowError here
-            if a < 0.0 and not k.is_integer():
-                raise ValueError(f"Value.__pow__: {a!r} ** {other!r} is not a real number") from None
-            out = _pow_inf(a, k)
-        if isinstance(out, complex):
-            raise ValueError(f"Value.__pow__: {a!r} ** {other!r} is not a real number")
+        out = _float_pow(a, other)
         if _GradMode.enabled:
             return _node1(out, self, _make_const_pow_backward(float(other)))
         return _leaf(out)
@@ -422,10 +406,7 @@ def _div_backward(out: Value, g: float) -> tuple:
 def _pow_backward(out: Value, g: float) -> tuple:
     x = out._a.data
     y = out._b.data
-    try:
-        da = g * y * x ** (y - 1.0) if y != 0.0 else 0.0
-    except (ZeroDivisionError, OverflowError):  # 0 ** negative, or too big: +-inf (sqrt at 0)
-        da = g * y * _pow_inf(x, y - 1.0)
+    da = g * y * _ieee_pow(x, y - 1.0) if y != 0.0 else 0.0
     db = g * out.data * math.log(x) if x > 0.0 else 0.0
     return da, db
 
@@ -442,17 +423,39 @@ def _make_const_pow_backward(k: float):
     km1 = k - 1.0
 
     def _const_pow_backward(out: Value, g: float) -> tuple:
-        x = out._a.data
-        try:
-            return (g * k * x**km1 if k != 0.0 else 0.0,)
-        except (ZeroDivisionError, OverflowError):  # 0 ** negative (sqrt at 0), or too big: +-inf
-            return (g * k * _pow_inf(x, km1),)
+        return (g * k * _ieee_pow(out._a.data, km1) if k != 0.0 else 0.0,)
 
     _const_pow_backward.op = f"**{k:g}"
 
     if len(_CONST_POW_BACKWARD) < 256:
         _CONST_POW_BACKWARD[k] = _const_pow_backward
     return _const_pow_backward
+
+
+def _float_pow(a: float, b: float) -> float:
+    """``a ** b`` for ``Value.__pow__``: IEEE's +-inf where Python's float ``**`` overflows; ``0 ** b`` with
+    ``b < 0`` raises ``ZeroDivisionError`` and a negative base with a non-integer exponent ``ValueError``."""
+    try:
+        out = a**b
+    except ZeroDivisionError:
+        raise ZeroDivisionError(f"Value.__pow__: 0.0 ** {b!r} is undefined") from None
+    except OverflowError:  # too big for a float: IEEE gives +-inf (x * x does too)
+        k = float(b)  # an int too large for a float still raises OverflowError here
+        if a < 0.0 and not k.is_integer():
+            raise ValueError(f"Value.__pow__: {a!r} ** {b!r} is not a real number") from None
+        return _pow_inf(a, k)
+    if isinstance(out, complex):
+        raise ValueError(f"Value.__pow__: {a!r} ** {b!r} is not a real number")
+    return out
+
+
+def _ieee_pow(x: float, y: float) -> float:
+    """``x ** y`` with IEEE's +-inf where Python's float ``**`` raises (0 to a negative power, overflow): the
+    derivatives of powers, which are infinite at such points (``d sqrt(x)/dx`` at 0)."""
+    try:
+        return x**y
+    except (ZeroDivisionError, OverflowError):
+        return _pow_inf(x, y)
 
 
 def _pow_inf(x: float, y: float) -> float:
