@@ -376,6 +376,7 @@ class PickNLL(Function):
     y = sum_k v_k (``n`` None), or the vector y of size ``n`` with y[r_k] = v_k and 0 in the other rows.
     An entry that is not read (a -inf or NaN in another class or row) stays out of y, where a product
     with a one-hot or row mask would give 0 * -inf = NaN. dy/dx is the transpose, :class:`PutNLL`.
+    (Composed of getitem, where and sum instead, cross_entropy took 1.2-1.65x as long at 256 x 10.)
     """
 
     def forward(self, x):

@@ -145,16 +145,11 @@ def _chunks(gm: _ConvGeom, itemsize: int) -> list[int]:
     A small problem is one chunk (threads would cost more than they save); otherwise the number
     of chunks is a multiple of 4 (at most the batch), so 1, 2 or 4 threads get equal shares.  It
     depends only on the shapes, and so does the order in which the chunks' weight gradients are
-    summed.  When the chunks are spread over several threads, each chunk's product runs on one
-    OpenBLAS thread, so a batch of several chunks gives the same numbers whatever the thread count.
-    A batch of one chunk (e.g. N = 1, or any small problem) is one matrix product run on the calling
-    thread, and once it has at least ``GEMM_PARALLEL_MACS`` multiply-adds OpenBLAS runs it on all
-    the intra-op threads (``gemm_threads``); OpenBLAS's summation order then depends on its thread
-    count, so the output and both gradients of such a convolution can differ between thread counts
-    by rounding (measured: up to about 6e-7 of the largest entry in float32, i.e. 6e-5 on entries
-    near 100; float64 showed no difference there, but nothing guarantees it).  The same can happen
-    to a several-chunk batch whose chunks run serially because another thread of the program holds
-    the pool.  Repeated runs with the same thread count gave identical results.
+    summed; each chunk's product runs on one OpenBLAS thread, so a batch of several chunks gives the
+    same numbers at any thread count.  A batch of one chunk (N = 1, say) is one product, which OpenBLAS
+    splits over the intra-op threads once it is large (``gemm_threads``): its rounding then depends on
+    the thread count (measured: up to ~6e-7 of the largest entry in float32), as it does when another
+    program thread holds the pool and the chunks run serially.
     """
     n = gm.xshape[0]
     per_sample = gm.ckk * gm.ho * gm.wo * itemsize
@@ -608,12 +603,7 @@ def _real_winners(y: np.ndarray, idx: np.ndarray, gm: _PoolGeom) -> None:
 
 
 class MaxPool2d(Function):
-    """y = max over each window, NaN if it holds one; dL/dx = g at each window's winner, 0 elsewhere.
-
-    The winner is PyTorch's: the last NaN (row-major) of a window holding one, else the first maximum
-    (row-major, never a padding cell); except that the 2x2 stride-2 unpadded path does not look for
-    NaNs (see max_pool2d).
-    """
+    """y = max over each window; dL/dx = g at each window's winner, 0 elsewhere (rules: max_pool2d)."""
 
     def forward(self, x):
         gm = self.gm
